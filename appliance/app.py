@@ -1,0 +1,133 @@
+"""The appliance app factory: ordered startup and shutdown of every context."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from appliance import keys
+from appliance.demo.devices import run_simulated_sensors
+from appliance.demo.source import run_scripted_source
+from appliance.mqtt.broker import EmbeddedBroker
+from appliance.mqtt.ingest import TelemetryIngest
+from appliance.settings import ApplianceSettings
+from appliance.store import Database, EventStore
+from appliance.store.kv import KeyValue
+from appliance.sync.agent import SyncAgent
+from appliance.sync.client import CentralClient
+from appliance.sync.identity import IdentityStore
+from appliance.web.api import errors_middleware, routes
+
+log = logging.getLogger(__name__)
+
+Context = Callable[[web.Application], contextlib.AbstractAsyncContextManager[None]]
+
+
+def create_app(settings: ApplianceSettings) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware], client_max_size=1024**2)
+    app[keys.SETTINGS] = settings
+    app.add_routes(routes)
+    app.cleanup_ctx.extend([_store, _central, _broker, _sync, _demo])
+    return app
+
+
+async def _store(app: web.Application) -> AsyncIterator[None]:
+    db = Database(app[keys.SETTINGS].database_path)
+    await db.open()
+    app[keys.DATABASE] = db
+    app[keys.EVENTS] = EventStore(db)
+    app[keys.IDENTITIES] = IdentityStore(KeyValue(db))
+    yield
+    await db.close()
+
+
+async def _central(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    async with aiohttp.ClientSession() as session:
+        app[keys.HTTP_SESSION] = session
+        app[keys.CENTRAL] = CentralClient(session, timeout_s=settings.sync.request_timeout_s)
+        yield
+
+
+async def _broker(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS].mqtt
+    broker = EmbeddedBroker(settings) if settings.embedded else None
+    if broker is not None:
+        await broker.start()
+    ingest = TelemetryIngest(app[keys.EVENTS], _broker_url(app), root=settings.root)
+    app[keys.INGEST] = ingest
+    async with _background(ingest.run(), "telemetry ingest"):
+        yield
+    if broker is not None:
+        await broker.stop()
+
+
+async def _sync(app: web.Application) -> AsyncIterator[None]:
+    agent = SyncAgent(
+        app[keys.EVENTS], app[keys.IDENTITIES], app[keys.CENTRAL], app[keys.SETTINGS].sync
+    )
+    app[keys.SYNC] = agent
+    async with _background(agent.run(), "sync agent"):
+        yield
+
+
+async def _demo(app: web.Application) -> AsyncIterator[None]:
+    demo = app[keys.SETTINGS].demo_source
+    if not demo.enabled:
+        yield
+        return
+    log.warning("demo source enabled: recording scripted events")
+    root = app[keys.SETTINGS].mqtt.root
+    async with (
+        _background(run_scripted_source(app[keys.EVENTS], demo.interval_s), "demo events"),
+        _background(
+            run_simulated_sensors(
+                _broker_url(app), root=root, count=demo.sensors, interval_s=demo.interval_s
+            ),
+            "demo sensors",
+        ),
+    ):
+        yield
+
+
+def _broker_url(app: web.Application) -> str:
+    mqtt = app[keys.SETTINGS].mqtt
+    host = "127.0.0.1" if mqtt.host in ("0.0.0.0", "::") else mqtt.host
+    return f"mqtt://{host}:{mqtt.port}"
+
+
+@contextlib.asynccontextmanager
+async def _background(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
+    """Run a loop for the lifetime of the block; cancel and await it on exit."""
+    task = asyncio.create_task(coro, name=name)
+    task.add_done_callback(_report_crash)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped: %r", task.get_name(), task.exception())
+
+
+def run(settings: ApplianceSettings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    web.run_app(
+        create_app(settings),
+        host=settings.http.host,
+        port=settings.http.port,
+        print=None,
+        access_log=None,
+    )

@@ -1,0 +1,1 @@
+"""The farm's device broker (embedded amqtt) and the appliance's own MQTT client."""

@@ -1,0 +1,138 @@
+"""Recording events with their outbox rows, and reading the outbox for sync."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import aiosqlite
+
+from appliance.store.db import Database
+from contracts import ContractModel, EventType, new_id
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as recorded on the appliance (farm and appliance ids are added at sync)."""
+
+    seq: int
+    id: UUID
+    type: EventType
+    correlation_id: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> StoredEvent:
+        return cls(
+            seq=row["seq"],
+            id=UUID(row["id"]),
+            type=EventType(row["type"]),
+            correlation_id=row["correlation_id"],
+            occurred_at=datetime.fromisoformat(row["occurred_at"]),
+            payload=json.loads(row["payload"]),
+        )
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    event: StoredEvent
+    attempts: int
+
+
+class EventStore:
+    """Events and their outbox; `recorded` is set whenever a new event is committed."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.recorded = asyncio.Event()
+
+    async def record(
+        self,
+        event_type: EventType,
+        payload: ContractModel,
+        *,
+        correlation_id: str,
+        occurred_at: datetime | None = None,
+    ) -> StoredEvent:
+        """Commit an event and its outbox row in one transaction, then return it."""
+        when = (occurred_at or datetime.now(UTC)).astimezone(UTC)
+        body = payload.model_dump(mode="json")
+        event_id = new_id()
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events") as cur:
+                row = await cur.fetchone()
+            seq = int(row[0]) if row else 1
+            await conn.execute(
+                "INSERT INTO events (seq, id, type, correlation_id, occurred_at, payload)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    seq,
+                    str(event_id),
+                    event_type.value,
+                    correlation_id,
+                    when.isoformat(),
+                    json.dumps(body, separators=(",", ":")),
+                ),
+            )
+            await conn.execute("INSERT INTO outbox (seq) VALUES (?)", (seq,))
+        self.recorded.set()
+        return StoredEvent(seq, event_id, event_type, correlation_id, when, body)
+
+    async def pending(self, limit: int) -> list[OutboxRow]:
+        """The oldest unsent, unparked outbox rows, in seq order."""
+        rows = await self.db.fetch_all(
+            "SELECT e.*, o.attempts FROM outbox o JOIN events e ON e.seq = o.seq"
+            " WHERE o.state = 'pending' ORDER BY o.seq LIMIT ?",
+            (limit,),
+        )
+        return [OutboxRow(StoredEvent.from_row(r), r["attempts"]) for r in rows]
+
+    async def mark_sent(self, seqs: list[int]) -> None:
+        if not seqs:
+            return
+        now = datetime.now(UTC).isoformat()
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE outbox SET state = 'sent', sent_at = ? WHERE seq = ?",
+                [(now, seq) for seq in seqs],
+            )
+
+    async def park(self, seq: int, reason: str) -> None:
+        """Set an event aside that central keeps refusing, so it never blocks the rest."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET state = 'parked', last_error = ? WHERE seq = ?", (reason, seq)
+            )
+
+    async def note_failure(self, seqs: list[int], error: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?",
+                [(error, seq) for seq in seqs],
+            )
+
+    async def list_events(self, *, after_seq: int = 0, limit: int = 100) -> list[StoredEvent]:
+        rows = await self.db.fetch_all(
+            "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+        )
+        return [StoredEvent.from_row(r) for r in rows]
+
+    async def counts(self) -> dict[str, int]:
+        """Events recorded and outbox rows by state."""
+        rows = await self.db.fetch_all("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")
+        counts = {"pending": 0, "sent": 0, "parked": 0}
+        counts.update({r["state"]: r["n"] for r in rows})
+        counts["recorded"] = sum(counts.values())
+        return counts
+
+    async def parked(self) -> list[tuple[StoredEvent, str]]:
+        rows = await self.db.fetch_all(
+            "SELECT e.*, o.last_error FROM outbox o JOIN events e ON e.seq = o.seq"
+            " WHERE o.state = 'parked' ORDER BY o.seq"
+        )
+        return [(StoredEvent.from_row(r), r["last_error"] or "") for r in rows]

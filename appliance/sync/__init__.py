@@ -1,0 +1,1 @@
+"""Store-and-forward to central: enrolment, identity and the outbox drain."""

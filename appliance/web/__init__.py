@@ -1,0 +1,1 @@
+"""The appliance's local HTTP API (and, later, the farmer's web UI)."""

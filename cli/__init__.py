@@ -1,0 +1,1 @@
+"""The `byre` command line for technicians and operators."""

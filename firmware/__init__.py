@@ -1,0 +1,1 @@
+"""Device firmware for the farm's MQTT devices (MicroPython-compatible)."""

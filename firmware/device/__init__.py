@@ -1,0 +1,1 @@
+"""Device programs: MicroPython-compatible, importing nothing from the repository."""
