@@ -1,6 +1,6 @@
 """Device side of the MQTT topic contract (kept equal to contracts.mqtt by a test).
 
-MicroPython-compatible: no typing imports, no f-string debugging, no dataclasses.
+MicroPython-compatible: annotations only (no `typing` import), no dataclasses.
 """
 
 ROOT = "byre"
@@ -13,6 +13,6 @@ ONLINE = "online"
 OFFLINE = "offline"
 
 
-def topic(device_id, kind, root=ROOT):
+def topic(device_id: str, kind: str, root: str = ROOT) -> str:
     """The topic a device uses for one kind of message."""
     return root + "/dev/" + device_id + "/" + kind
