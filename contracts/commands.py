@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import Field, JsonValue, StringConstraints, model_validator
+from pydantic import Field, JsonValue, StringConstraints, ValidationInfo, field_validator
 
 from contracts.base import ContractModel, UtcDatetime
 from contracts.ids import CorrelationId, Identifier
@@ -29,11 +30,13 @@ class DeviceCommand(ContractModel):
     expires_at: UtcDatetime = Field(description="Devices ignore the command after this time.")
     requested_by: str = Field(min_length=1, max_length=100, description="User or rule.")
 
-    @model_validator(mode="after")
-    def _expires_after_request(self) -> DeviceCommand:
-        if self.expires_at <= self.requested_at:
+    @field_validator("expires_at")
+    @classmethod
+    def _expires_after_request(cls, expires_at: datetime, info: ValidationInfo) -> datetime:
+        requested_at = info.data.get("requested_at")  # absent when it failed itself
+        if requested_at is not None and expires_at <= requested_at:
             raise ValueError("expires_at must be after requested_at")
-        return self
+        return expires_at
 
 
 class CommandStatus(StrEnum):

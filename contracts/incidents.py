@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from contracts.base import ContractModel, UtcDatetime
 from contracts.events import FarmEventKind, Severity
@@ -34,8 +35,10 @@ class Incident(ContractModel):
     acknowledged_by: str | None = Field(default=None, max_length=100)
     note: str | None = Field(default=None, max_length=2000, description="Resolution note.")
 
-    @model_validator(mode="after")
-    def _updated_not_before_opened(self) -> Incident:
-        if self.updated_at < self.opened_at:
+    @field_validator("updated_at")
+    @classmethod
+    def _updated_not_before_opened(cls, updated_at: datetime, info: ValidationInfo) -> datetime:
+        opened_at = info.data.get("opened_at")  # absent when it failed itself
+        if opened_at is not None and updated_at < opened_at:
             raise ValueError("updated_at must not be before opened_at")
-        return self
+        return updated_at

@@ -44,7 +44,7 @@ class DeviceTopic:
 
 
 def _check_segment(value: str, what: str) -> None:
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):
         raise TopicError(f"{value!r} is not a valid {what} (letters, digits, _ and -)", field=what)
 
 

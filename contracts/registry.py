@@ -44,7 +44,7 @@ MESSAGES: dict[str, type[ContractModel]] = {
     )
 }
 
-_NESTED = re.compile(r"^([\w.]+): (.*)$", re.DOTALL)
+_NESTED = re.compile(r"^([^:\s]+): (.*)$", re.DOTALL)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -68,5 +68,6 @@ def contract_error(err: ValidationError) -> ContractError:
     message = first["msg"].removeprefix("Value error, ")
     nested = _NESTED.match(message)
     if field == "payload" and nested:  # payload errors carry their own inner path
-        field, message = f"payload.{nested.group(1)}", nested.group(2)
+        field = f"payload.{nested.group(1)}"
+        message = nested.group(2).removeprefix("Value error, ")
     return ContractError(message, field=field or "(message)")

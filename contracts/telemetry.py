@@ -20,7 +20,9 @@ class TelemetrySample(ContractModel):
     """
 
     source_id: Identifier = Field(description="Device id, or the appliance id for system metrics.")
-    values: dict[MetricName, float] = Field(min_length=1, max_length=64)
+    values: dict[MetricName, float] = Field(
+        min_length=1, max_length=64, json_schema_extra={"additionalProperties": False}
+    )
     at: UtcDatetime | None = None
 
     @field_validator("values")
