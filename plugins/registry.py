@@ -16,7 +16,7 @@ from plugins.errors import PluginError
 
 log = logging.getLogger(__name__)
 
-BUILTIN_MODULES: list[str] = []  # filled as built-in plugins land, e.g. "plugins.detectors.ssd"
+BUILTIN_MODULES: list[str] = ["plugins.detectors.model"]
 ENTRY_POINT_GROUP = "byre.plugins"
 
 

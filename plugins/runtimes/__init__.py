@@ -1,0 +1,40 @@
+"""Model runtimes behind one small interface: named input in, named outputs out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from plugins.errors import PluginError
+
+Tensor = NDArray[np.generic]
+
+
+class Runtime(Protocol):
+    input_name: str
+    output_names: list[str]
+
+    def infer(self, tensor: Tensor) -> dict[str, Tensor]:
+        """Run the model on one input tensor; outputs by name (without a `:0` suffix)."""
+        ...
+
+
+def open_runtime(kind: str, model: Path, *, device: str, cache_dir: Path | None) -> Runtime:
+    """Load `model` on the named runtime; imported lazily so a missing runtime only
+    disables the plugins that need it."""
+    if kind == "openvino":
+        from plugins.runtimes.openvino_rt import OpenVinoRuntime
+
+        return OpenVinoRuntime(model, device=device, cache_dir=cache_dir)
+    if kind == "onnxruntime":
+        from plugins.runtimes.onnx_rt import OnnxRuntime
+
+        return OnnxRuntime(model)
+    raise PluginError(f"unknown runtime {kind!r}")
+
+
+def clean_name(name: str) -> str:
+    return name.removesuffix(":0")
