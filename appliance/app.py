@@ -14,6 +14,7 @@ from aiohttp import web
 from appliance import keys
 from appliance.demo.devices import run_simulated_sensors
 from appliance.demo.source import run_scripted_source
+from appliance.incidents.engine import IncidentEngine
 from appliance.mqtt.broker import EmbeddedBroker
 from appliance.mqtt.ingest import TelemetryIngest
 from appliance.settings import ApplianceSettings
@@ -22,6 +23,7 @@ from appliance.store.kv import KeyValue
 from appliance.sync.agent import SyncAgent
 from appliance.sync.client import CentralClient
 from appliance.sync.identity import IdentityStore
+from appliance.web import incidents as incident_routes
 from appliance.web.api import errors_middleware, routes
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,8 @@ def create_app(settings: ApplianceSettings) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=1024**2)
     app[keys.SETTINGS] = settings
     app.add_routes(routes)
-    app.cleanup_ctx.extend([_store, _central, _broker, _sync, _demo])
+    app.add_routes(incident_routes.routes)
+    app.cleanup_ctx.extend([_store, _central, _broker, _incidents, _sync, _demo])
     return app
 
 
@@ -66,6 +69,13 @@ async def _broker(app: web.Application) -> AsyncIterator[None]:
         yield
     if broker is not None:
         await broker.stop()
+
+
+async def _incidents(app: web.Application) -> AsyncIterator[None]:
+    engine = IncidentEngine(app[keys.EVENTS], app[keys.SETTINGS].incidents)
+    app[keys.INCIDENTS] = engine
+    async with _background(engine.run(), "incident engine"):
+        yield
 
 
 async def _sync(app: web.Application) -> AsyncIterator[None]:

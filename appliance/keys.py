@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
+from appliance.incidents.engine import IncidentEngine
 from appliance.mqtt.ingest import TelemetryIngest
 from appliance.settings import ApplianceSettings
 from appliance.store import Database, EventStore
@@ -20,3 +21,4 @@ HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
 CENTRAL = web.AppKey("central", CentralClient)
 SYNC = web.AppKey("sync", SyncAgent)
 INGEST = web.AppKey("ingest", TelemetryIngest)
+INCIDENTS = web.AppKey("incidents", IncidentEngine)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from appliance.errors import SettingsError
+from appliance.incidents.settings import IncidentSettings
 
 ENV_PREFIX = "BYRE_APPLIANCE_"
 DEV_API_TOKEN = "byre-dev-token"
@@ -82,6 +83,9 @@ class ApplianceSettings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     demo_source: DemoSourceSettings = Field(default_factory=DemoSourceSettings)
+    incidents: IncidentSettings = Field(
+        default_factory=IncidentSettings, description="Incident case logic."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import aiosqlite
 
+from appliance.hub import Hub
 from appliance.store.db import Database
 from contracts import ContractModel, EventType, new_id
 
@@ -47,8 +48,9 @@ class OutboxRow:
 class EventStore:
     """Events and their outbox; `recorded` is set whenever a new event is committed."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, hub: Hub | None = None) -> None:
         self.db = db
+        self.hub = hub or Hub()
         self.recorded = asyncio.Event()
 
     async def record(
@@ -60,28 +62,52 @@ class EventStore:
         occurred_at: datetime | None = None,
     ) -> StoredEvent:
         """Commit an event and its outbox row in one transaction, then return it."""
+        async with self.db.transaction() as conn:
+            event = await self.append(
+                conn, event_type, payload, correlation_id=correlation_id, occurred_at=occurred_at
+            )
+        self.committed([event])
+        return event
+
+    async def append(
+        self,
+        conn: aiosqlite.Connection,
+        event_type: EventType,
+        payload: ContractModel,
+        *,
+        correlation_id: str,
+        occurred_at: datetime | None = None,
+    ) -> StoredEvent:
+        """Write an event and its outbox row inside the caller's transaction.
+
+        The caller calls `committed()` with the returned events after its commit.
+        """
         when = (occurred_at or datetime.now(UTC)).astimezone(UTC)
         body = payload.model_dump(mode="json")
         event_id = new_id()
-        async with self.db.transaction() as conn:
-            async with conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events") as cur:
-                row = await cur.fetchone()
-            seq = int(row[0]) if row else 1
-            await conn.execute(
-                "INSERT INTO events (seq, id, type, correlation_id, occurred_at, payload)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    seq,
-                    str(event_id),
-                    event_type.value,
-                    correlation_id,
-                    when.isoformat(),
-                    json.dumps(body, separators=(",", ":")),
-                ),
-            )
-            await conn.execute("INSERT INTO outbox (seq) VALUES (?)", (seq,))
-        self.recorded.set()
+        async with conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM events") as cur:
+            row = await cur.fetchone()
+        seq = int(row[0]) if row else 1
+        await conn.execute(
+            "INSERT INTO events (seq, id, type, correlation_id, occurred_at, payload)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                seq,
+                str(event_id),
+                event_type.value,
+                correlation_id,
+                when.isoformat(),
+                json.dumps(body, separators=(",", ":")),
+            ),
+        )
+        await conn.execute("INSERT INTO outbox (seq) VALUES (?)", (seq,))
         return StoredEvent(seq, event_id, event_type, correlation_id, when, body)
+
+    def committed(self, events: list[StoredEvent]) -> None:
+        """Tell the sync agent and hub subscribers about newly committed events."""
+        self.recorded.set()
+        for event in events:
+            self.hub.publish(event)
 
     async def pending(self, limit: int) -> list[OutboxRow]:
         """The oldest unsent, unparked outbox rows, in seq order."""
@@ -116,9 +142,17 @@ class EventStore:
                 [(error, seq) for seq in seqs],
             )
 
-    async def list_events(self, *, after_seq: int = 0, limit: int = 100) -> list[StoredEvent]:
+    async def list_events(
+        self, *, after_seq: int = 0, limit: int = 100, types: list[EventType] | None = None
+    ) -> list[StoredEvent]:
+        where = "seq > ?"
+        params: list[object] = [after_seq]
+        if types:
+            where += f" AND type IN ({','.join('?' * len(types))})"
+            params += [t.value for t in types]
         rows = await self.db.fetch_all(
-            "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+            f"SELECT * FROM events WHERE {where} ORDER BY seq LIMIT ?",
+            (*params, limit),
         )
         return [StoredEvent.from_row(r) for r in rows]
 

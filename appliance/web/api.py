@@ -75,7 +75,7 @@ def event_json(event: StoredEvent) -> dict[str, Any]:
     }
 
 
-def _int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+def int_query(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
@@ -120,8 +120,8 @@ async def status(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/events")
 async def list_events(request: web.Request) -> web.Response:
-    after = _int_query(request, "after_seq", 0, 0, 2**62)
-    limit = _int_query(request, "limit", 100, 1, 1000)
+    after = int_query(request, "after_seq", 0, 0, 2**62)
+    limit = int_query(request, "limit", 100, 1, 1000)
     events = await request.app[keys.EVENTS].list_events(after_seq=after, limit=limit)
     return web.json_response({"items": [event_json(e) for e in events]})
 

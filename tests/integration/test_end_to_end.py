@@ -53,7 +53,9 @@ async def record(appliance_url: str, n: int) -> list[str]:
 async def central_ids(central_url: str, farm_id: str = "farm-e2e") -> list[str]:
     async with httpx.AsyncClient() as client:
         reply = await client.get(
-            f"{central_url}/api/v1/events", params={"farm_id": farm_id}, headers=ADMIN
+            f"{central_url}/api/v1/events",
+            params={"farm_id": farm_id, "type": "incident.event"},
+            headers=ADMIN,
         )
         return [item["id"] for item in reply.json()["items"]]
 
@@ -78,10 +80,15 @@ async def test_event_recorded_on_the_appliance_reaches_central(
     ids = await record(appliance.url, 3)
 
     assert await wait_for_ids(central.url, ids) == ids
-    async with httpx.AsyncClient() as client:
-        status: dict[str, Any] = (await client.get(f"{appliance.url}/api/v1/status")).json()
-    assert status["outbox"]["pending"] == 0
-    assert status["outbox"]["sent"] == 3
+    outbox: dict[str, Any] = {}
+
+    async def drained() -> bool:
+        async with httpx.AsyncClient() as client:
+            outbox.update((await client.get(f"{appliance.url}/api/v1/status")).json()["outbox"])
+        return outbox["pending"] == 0 and outbox["recorded"] == 6
+
+    await eventually(drained)  # 3 farm events + 3 incident.opened
+    assert outbox["sent"] == 6
 
 
 async def test_events_recorded_while_central_is_down_arrive_once_it_is_back(

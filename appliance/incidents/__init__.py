@@ -1,0 +1,1 @@
+"""Monitoring & incidents: farm events grouped into cases with state, on the farm."""
