@@ -66,7 +66,36 @@ class Yolov8Decoder(ContractModel):
     output: str | None = Field(default=None, description="Output name; default: the only.")
 
 
-Decoder = Annotated[TfSsdDecoder | Yolov8Decoder, Field(discriminator="type")]
+class SsdAnchorsDecoder(ContractModel):
+    """An SSD cut before its post-processing: box encodings, class scores and anchors.
+
+    Boxes are decoded as the TF object-detection box coder does (anchors and boxes are
+    ymin,xmin,ymax,xmax normalised; encodings ty,tx,th,tw divided by `scale_factors`), then
+    per-class NMS at `thresholds.nms_iou`. Score column c is class id c (line c of labels).
+    """
+
+    type: Literal["ssd-anchors"] = "ssd-anchors"
+    box_encodings: str = Field(description="Output [1, anchors, 4]: ty, tx, th, tw.")
+    scores: str = Field(description="Output [1, anchors, classes]: per-class probabilities.")
+    anchors: str = Field(description="Output [anchors, 4] or [1, anchors, 4]: ymin,xmin,ymax,xmax.")
+    scale_factors: tuple[float, float, float, float] = Field(
+        default=(10.0, 10.0, 5.0, 5.0), description="Box coder scales for ty, tx, th, tw."
+    )
+    background_column: int | None = Field(
+        default=0, ge=0, description="Score column that is background (never reported)."
+    )
+
+    @field_validator("scale_factors")
+    @classmethod
+    def _positive_scales(
+        cls, scales: tuple[float, float, float, float]
+    ) -> tuple[float, float, float, float]:
+        if min(scales) <= 0:
+            raise ValueError("scale factors must be positive")
+        return scales
+
+
+Decoder = Annotated[TfSsdDecoder | Yolov8Decoder | SsdAnchorsDecoder, Field(discriminator="type")]
 
 
 class Thresholds(ContractModel):

@@ -14,6 +14,7 @@ from contracts.envelope import EventEnvelope
 from contracts.errors import ContractError
 from contracts.events import FarmEvent
 from contracts.incidents import Incident
+from contracts.plugin import PluginManifest
 from contracts.sync import (
     EnrolmentCode,
     EnrolmentCodeRequest,
@@ -41,6 +42,7 @@ MESSAGES: dict[str, type[ContractModel]] = {
         SyncBatchRequest,
         SyncBatchResponse,
         RejectedEvent,
+        PluginManifest,
     )
 }
 

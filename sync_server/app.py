@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from sync_server.api import enrolment, events, sync
+from sync_server.api import commands, enrolment, events, sync
+from sync_server.bus.bridge import BusBridge
 from sync_server.db import create_schema, make_engine, session_factory
 from sync_server.settings import CentralSettings
 from sync_server.state import CentralState
@@ -23,14 +24,20 @@ def create_app(settings: CentralSettings) -> FastAPI:
         engine = make_engine(settings.database_url)
         await create_schema(engine)
         app.state.central = CentralState(settings, engine, session_factory(engine))
-        log.info("central ready (database: %s)", engine.url.render_as_string(hide_password=True))
-        yield
+        bridge = BusBridge(settings.bus, app.state.central.sessions, engine.dialect.name)
+        async with bridge.running():
+            app.state.bus = bridge
+            log.info(
+                "central ready (database: %s)", engine.url.render_as_string(hide_password=True)
+            )
+            yield
         await engine.dispose()
 
     app = FastAPI(title="Byre central", version="0.1.0", lifespan=lifespan)
     app.include_router(enrolment.router)
     app.include_router(sync.router)
     app.include_router(events.router)
+    app.include_router(commands.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

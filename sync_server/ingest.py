@@ -18,6 +18,7 @@ from contracts import (
     SyncBatchResponse,
     decode,
 )
+from sync_server.bus.outbox import add_to_outbox
 from sync_server.models import ApplianceRecord, EventRecord
 
 
@@ -57,6 +58,8 @@ async def store_batch(
         )
         result = await session.exec(stmt)
         inserted = {UUID(str(i)) for i in result.scalars().all()}
+        # Same transaction: an event is stored with its bus outbox row or not at all.
+        await add_to_outbox(session, (e for e in valid.values() if e.id in inserted), now)
         await session.commit()
     return SyncBatchResponse(
         batch_id=batch.batch_id,

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -63,3 +74,71 @@ class EventRecord(SQLModel, table=True):
 def as_utc(value: datetime) -> datetime:
     """SQLite returns naive datetimes; every stored time is UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _serial_pk() -> Any:
+    """An autoincrementing integer key (BIGINT on PostgreSQL, INTEGER rowid on SQLite)."""
+    return Field(
+        default=None,
+        sa_column=Column(
+            BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+
+
+class BusOutboxRecord(SQLModel, table=True):
+    """An event waiting for the bus, written in the transaction that stored the event.
+
+    The relay publishes rows in `pk` order and sets `published_at` once the broker confirmed.
+    """
+
+    __tablename__ = "bus_outbox"
+    __table_args__ = (
+        Index(
+            "bus_outbox_pending",
+            "pk",
+            postgresql_where=text("published_at IS NULL"),
+            sqlite_where=text("published_at IS NULL"),
+        ),
+    )
+
+    pk: int | None = _serial_pk()
+    event_id: UUID = Field(unique=True)
+    event_type: str = Field(max_length=64)
+    schema_version: int
+    farm_id: str = Field(max_length=64)
+    topic: str = Field(max_length=200)
+    body: str = Field(sa_column=Column(Text, nullable=False), description="Envelope JSON.")
+    created_at: datetime = _utc_column(nullable=False)
+    published_at: datetime | None = _utc_column(nullable=True)
+
+
+class CommandState(StrEnum):
+    """Where a device command is on its way to the farm (requested → sent → answered)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    ACKNOWLEDGED = "acknowledged"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+
+
+class CommandRecord(SQLModel, table=True):
+    """A device command for a farm (from HQ over the bus), once per correlation id."""
+
+    __tablename__ = "commands"
+    __table_args__ = (
+        UniqueConstraint("farm_id", "correlation_id", name="commands_farm_correlation"),
+        Index("commands_farm_state_pk", "farm_id", "state", "pk"),
+    )
+
+    pk: int | None = _serial_pk()
+    farm_id: str = Field(max_length=64)
+    correlation_id: str = Field(max_length=200)
+    command_id: UUID
+    device_id: str = Field(max_length=64)
+    state: str = Field(max_length=16, description="A CommandState value.")
+    source: str = Field(max_length=32, description="Where the request came from, e.g. `bus`.")
+    command: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    received_at: datetime = _utc_column(nullable=False)
+    expires_at: datetime = _utc_column(nullable=False)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sync_server.bus.settings import BusSettings
 from sync_server.errors import SettingsError
 
 ENV_PREFIX = "BYRE_CENTRAL_"
@@ -39,6 +40,9 @@ class CentralSettings(BaseSettings):
         default=None, description="Bearer token of the built-in admin (secret)."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    bus: BusSettings = Field(
+        default_factory=BusSettings, description="Event bus bridge (Kafka, RabbitMQ, NATS)."
+    )
 
     @classmethod
     def settings_customise_sources(

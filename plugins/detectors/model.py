@@ -14,7 +14,7 @@ from plugins.bundle import Bundle, load_bundle
 from plugins.decoders import decode_outputs
 from plugins.errors import PluginError
 from plugins.preprocess import preprocess
-from plugins.runtimes import Runtime, open_runtime
+from plugins.runtimes import Precision, Runtime, open_runtime
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,16 @@ class ModelDetectorConfig(PluginConfig):
     runtime: Literal["openvino", "onnxruntime"] | None = Field(
         default=None, description="Override the manifest's runtime."
     )
-    device: str | None = Field(default=None, description="Override the OpenVINO device.")
+    device: str | None = Field(
+        default=None,
+        description="Override the OpenVINO device (CPU, GPU, NPU, AUTO, AUTO:GPU,CPU ...); "
+        "a device this machine lacks falls back to CPU with a warning.",
+    )
+    precision: Precision = Field(
+        default="auto",
+        description="OpenVINO inference precision (INFERENCE_PRECISION_HINT); auto lets "
+        "OpenVINO choose (bf16 on CPUs with AMX/AVX512-BF16, else f32). ONNX Runtime: f32.",
+    )
     cache_dir: Path | None = Field(default=None, description="Converted/compiled model cache.")
     score: float | None = Field(default=None, ge=0, le=1, description="Override min score.")
 
@@ -52,9 +61,34 @@ class ModelDetector(Detector):
             bundle.model_path,
             device=self.settings.device or manifest.device,
             cache_dir=self.settings.cache_dir,
+            precision=self.settings.precision,
         )
         self._bundle, self._runtime, self._labels = bundle, runtime, bundle.labels()
-        log.info("loaded bundle %s %s", manifest.name, manifest.version)
+        log.info(
+            "loaded bundle %s %s on %s (%s, %s)",
+            manifest.name,
+            manifest.version,
+            self.settings.runtime or manifest.runtime,
+            runtime.device,
+            runtime.precision,
+        )
+
+    @property
+    def bundle(self) -> Bundle:
+        """The loaded, verified bundle."""
+        if self._bundle is None:
+            raise PluginError("bundle before load()")
+        return self._bundle
+
+    @property
+    def runtime(self) -> Runtime:
+        """The loaded runtime (its `device` and `precision` say what was chosen)."""
+        if self._runtime is None:
+            raise PluginError("runtime before load()")
+        return self._runtime
+
+    def close(self) -> None:
+        self._runtime = None
 
     def infer(self, frame: Frame) -> list[Detection]:
         if self._bundle is None or self._runtime is None:

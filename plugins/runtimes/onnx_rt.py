@@ -1,4 +1,4 @@
-"""ONNX Runtime on the CPU."""
+"""ONNX Runtime on the CPU (f32)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,16 @@ import numpy as np
 import onnxruntime as ort
 
 from plugins.errors import PluginError
-from plugins.runtimes import Tensor, clean_name
+from plugins.runtimes import Precision, Tensor, clean_name
 
 
 class OnnxRuntime:
-    def __init__(self, model: Path) -> None:
+    device = "CPU"
+    precision = "f32"
+
+    def __init__(self, model: Path, *, precision: Precision = "auto") -> None:
+        if precision not in ("auto", "f32"):
+            raise PluginError(f"ONNX Runtime runs f32 only; precision {precision!r} is OpenVINO's")
         options = ort.SessionOptions()
         options.log_severity_level = 3
         try:

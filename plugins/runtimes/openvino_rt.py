@@ -2,6 +2,9 @@
 
 A model that is not IR is converted once and saved as IR in the cache directory (keyed
 by the model's size and mtime); compiled blobs are cached by OpenVINO's CACHE_DIR.
+
+A configured device that this machine does not have (say `GPU` or `AUTO:GPU,CPU` on a box
+without OpenCL) falls back to CPU with a warning; `device` says what was chosen.
 """
 
 from __future__ import annotations
@@ -15,30 +18,44 @@ import numpy as np
 import openvino as ov
 
 from plugins.errors import PluginError
-from plugins.runtimes import Tensor, clean_name
+from plugins.runtimes import Precision, Tensor, clean_name
 
 log = logging.getLogger(__name__)
 
+FALLBACK_DEVICE = "CPU"
+VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
+
 
 class OpenVinoRuntime:
-    def __init__(self, model: Path, *, device: str, cache_dir: Path | None) -> None:
+    def __init__(
+        self,
+        model: Path,
+        *,
+        device: str,
+        cache_dir: Path | None,
+        precision: Precision = "auto",
+    ) -> None:
         core = ov.Core()
-        if device not in core.available_devices and device not in ("AUTO", "MULTI", "HETERO"):
-            raise PluginError(
-                f"OpenVINO device {device!r} is not available here: {core.available_devices}"
-            )
+        self.device = choose_device(device, list(core.available_devices))
         config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+        if precision != "auto":
+            config["INFERENCE_PRECISION_HINT"] = precision
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
             config["CACHE_DIR"] = str(cache_dir / "compiled")
         started = time.monotonic()
         try:
-            source = _as_ir(core, model, cache_dir)
-            self._compiled = core.compile_model(str(source), device, config)
+            source = str(_as_ir(core, model, cache_dir))
+            self._compiled = self._compile(core, source, config)
         except RuntimeError as err:
             raise PluginError(f"OpenVINO cannot load {model.name}: {err}") from err
+        self.precision = _precision_of(self._compiled, precision)
         log.info(
-            "OpenVINO loaded %s on %s in %.1f s", model.name, device, time.monotonic() - started
+            "OpenVINO loaded %s on %s (%s) in %.1f s",
+            model.name,
+            self.device,
+            self.precision,
+            time.monotonic() - started,
         )
         self._request = self._compiled.create_infer_request()
         self.input_name = clean_name(self._compiled.input(0).get_any_name())
@@ -49,6 +66,22 @@ class OpenVinoRuntime:
         ]
         self.output_names = [name for _, names in self._outputs for name in names]
 
+    def _compile(self, core: ov.Core, source: str, config: dict[str, Any]) -> ov.CompiledModel:
+        try:
+            return core.compile_model(source, self.device, config)
+        except RuntimeError as err:
+            if self.device == FALLBACK_DEVICE:
+                raise
+            reason = str(err).strip().splitlines() or [type(err).__name__]
+            log.warning(
+                "OpenVINO cannot compile on %s (%s); falling back to %s",
+                self.device,
+                reason[-1],
+                FALLBACK_DEVICE,
+            )
+            self.device = FALLBACK_DEVICE
+            return core.compile_model(source, self.device, config)
+
     def infer(self, tensor: Tensor) -> dict[str, Tensor]:
         results = self._request.infer({0: tensor})
         outputs: dict[str, Tensor] = {}
@@ -56,6 +89,47 @@ class OpenVinoRuntime:
             value = np.asarray(results[port])
             outputs.update(dict.fromkeys(names, value))
         return outputs
+
+
+def choose_device(requested: str, available: list[str]) -> str:
+    """`requested` when every device it names is available here, else CPU (with a warning).
+
+    `AUTO` alone lets OpenVINO choose; `AUTO:GPU,CPU`, `HETERO:GPU,CPU` and the like need
+    every listed device (OpenVINO raises rather than skipping a missing one).
+    """
+    missing = [d for d in named_devices(requested) if not _available(d, available)]
+    if not missing:
+        return requested
+    log.warning(
+        "OpenVINO device %s is not available here (missing %s; this machine has %s); using %s",
+        requested,
+        ", ".join(missing),
+        ", ".join(available) or "none",
+        FALLBACK_DEVICE,
+    )
+    return FALLBACK_DEVICE
+
+
+def named_devices(device: str) -> list[str]:
+    """The physical devices a device string needs: `AUTO:GPU,-NPU` -> [GPU]."""
+    name, _, listed = device.partition(":")
+    if name not in VIRTUAL_DEVICES:
+        return [device]
+    parts = [p.strip() for p in listed.split(",") if p.strip()]
+    return [p.split("(")[0] for p in parts if not p.startswith("-")]  # MULTI:GPU(4) -> GPU
+
+
+def _available(device: str, available: list[str]) -> bool:
+    # `GPU` means the first GPU, which OpenVINO lists as `GPU.0` when there are several.
+    return device in available or any(a.split(".")[0] == device for a in available)
+
+
+def _precision_of(compiled: ov.CompiledModel, requested: Precision) -> str:
+    try:
+        value = compiled.get_property("INFERENCE_PRECISION_HINT")
+    except RuntimeError:  # AUTO and MULTI do not report it
+        return requested
+    return str(value.get_type_name())
 
 
 def _as_ir(core: ov.Core, model: Path, cache_dir: Path | None) -> Path:

@@ -35,6 +35,13 @@ from contracts import (
     TelemetrySample,
     new_id,
 )
+from contracts.plugin import (
+    BundleFile,
+    InputSpec,
+    PluginManifest,
+    SsdAnchorsDecoder,
+    Thresholds,
+)
 
 FARM_ID = "farm-7"
 APPLIANCE_ID = "barn-box-1"
@@ -166,6 +173,36 @@ def make_sync_batch_response() -> SyncBatchResponse:
     )
 
 
+def make_plugin_manifest() -> PluginManifest:
+    """The heads-only SSD bundle that scripts/build-models writes (an `ssd-anchors` decoder)."""
+    return PluginManifest(
+        name="coco-ssd-mobilenet-v2-onnx",
+        version="1.0.0",
+        runtime="onnxruntime",
+        model="model.onnx",
+        labels="labels.txt",
+        files=[
+            BundleFile(path="model.onnx", sha256="3" * 64, size=67_405_178),
+            BundleFile(path="labels.txt", sha256="34c1bc29" * 8),
+        ],
+        input=InputSpec(
+            width=300,
+            height=300,
+            dtype="float32",
+            mean=(127.5, 127.5, 127.5),
+            scale=(1 / 127.5, 1 / 127.5, 1 / 127.5),
+        ),
+        decoder=SsdAnchorsDecoder(
+            box_encodings="Squeeze",
+            scores="Postprocessor/convert_scores",
+            anchors="Concatenate/concat",
+        ),
+        thresholds=Thresholds(score=0.4, nms_iou=0.6, max_detections=100),
+        report=["person", "dog", "horse", "sheep", "cow"],
+        licence="Derived from SSD-MobileNet-v2 COCO (TF model zoo, Apache-2.0 upstream)",
+    )
+
+
 PAYLOADS: dict[EventType, Callable[[], ContractModel]] = {
     EventType.FARM_EVENT: make_farm_event,
     EventType.INCIDENT_OPENED: make_incident,
@@ -239,6 +276,7 @@ EXAMPLES: dict[str, Callable[[], ContractModel]] = {
     "SyncBatchRequest": make_sync_batch_request,
     "SyncBatchResponse": make_sync_batch_response,
     "RejectedEvent": make_rejected_event,
+    "PluginManifest": make_plugin_manifest,
 }
 """A factory of a valid example for every message in `contracts.MESSAGES`."""
 

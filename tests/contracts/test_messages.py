@@ -54,11 +54,18 @@ def envelope_json(event_type: EventType) -> Data:
     return make_envelope(event_type).model_dump(mode="json")
 
 
+def manifest_decoder() -> Data:
+    decoder = example_json(MANIFEST)["decoder"]
+    assert isinstance(decoder, dict)
+    return decoder
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 ENVELOPE = "EventEnvelope"
+MANIFEST = "PluginManifest"
 NAIVE = "2025-06-01T04:30:00"
 BEFORE = "2025-05-31T04:30:00Z"
 
@@ -441,6 +448,56 @@ MALFORMED: list[Any] = [
         lambda: mutated(example_json("RejectedEvent"), retry=True),
         "retry",
         id="rejected-event-unknown-key",
+    ),
+    pytest.param(
+        MANIFEST,
+        lambda: mutated(example_json(MANIFEST), decoder={"type": "nanodet-plus"}),
+        "decoder",
+        id="manifest-unknown-decoder-type",
+    ),
+    pytest.param(
+        MANIFEST,
+        lambda: mutated(
+            example_json(MANIFEST),
+            decoder={**manifest_decoder(), "scale_factors": [10, 10, 0, 5]},
+        ),
+        "decoder.ssd-anchors.scale_factors",
+        id="manifest-ssd-anchors-zero-scale-factor",
+    ),
+    pytest.param(
+        MANIFEST,
+        lambda: mutated(
+            example_json(MANIFEST),
+            decoder=without(manifest_decoder(), "anchors"),
+        ),
+        "decoder.ssd-anchors.anchors",
+        id="manifest-ssd-anchors-without-anchors-output",
+    ),
+    pytest.param(
+        MANIFEST,
+        lambda: mutated(example_json(MANIFEST), files=[{"path": "model.onnx", "sha256": "abc"}]),
+        "files.0.sha256",
+        id="manifest-short-sha256",
+    ),
+    pytest.param(
+        MANIFEST,
+        lambda: mutated(
+            example_json(MANIFEST), files=[{"path": "../model.onnx", "sha256": "0" * 64}]
+        ),
+        "files.0.path",
+        id="manifest-path-escapes-bundle",
+    ),
+    pytest.param(
+        MANIFEST,
+        lambda: mutated(example_json(MANIFEST), runtime="tensorflow"),
+        "runtime",
+        id="manifest-unknown-runtime",
+    ),
+    pytest.param(
+        MANIFEST,
+        lambda: mutated(example_json(MANIFEST), model="other.onnx"),
+        "(message)",
+        id="manifest-model-not-listed-in-files",
     ),
 ]
 

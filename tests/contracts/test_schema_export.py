@@ -120,6 +120,9 @@ MALFORMED = [
         id="batch-response-accepted-not-a-uuid",
     ),
     pytest.param("RejectedEvent", _missing("RejectedEvent", "reason"), id="rejected-no-reason"),
+    pytest.param(
+        "PluginManifest", _changed("PluginManifest", runtime="tensorflow"), id="manifest-runtime"
+    ),
 ]
 
 

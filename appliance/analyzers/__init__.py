@@ -1,0 +1,1 @@
+"""Analyzers: tracked detections and zones -> farm events (plugins with typed configs)."""

@@ -1,0 +1,1 @@
+"""Camera pipelines: camera -> runner -> filters -> tracker -> zones -> analyzers -> events."""

@@ -1,0 +1,149 @@
+"""One camera's pipeline, from frames worth a look to farm events in the store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from appliance.analyzers.base import Scene
+from appliance.analyzers.registry import build
+from appliance.camera import CameraHealthEvent, CameraSource, InferenceFrame
+from appliance.inference import InferenceError, Runner
+from appliance.pipeline.settings import CameraPipelineSettings
+from appliance.store.events import EventStore
+from appliance.vision.profile import ProfileSelector, mean_luma
+from appliance.vision.settings import VisionSettings
+from appliance.vision.tracker import Track, Tracker
+from appliance.vision.zones import ZoneMonitor
+from contracts import EventType, FarmEvent, FarmEventKind, Severity
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineCounters:
+    inferred: int = 0
+    detect_failed: int = 0
+    findings: int = 0
+    infer_ms_last: float = 0.0
+    pipeline_ms: list[float] = field(default_factory=list)  # decode-to-tracks, recent
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """What the camera saw on its latest inferred frame (for overlays)."""
+
+    frame_number: int
+    captured_at: float
+    tracks: list[Track]
+
+
+class CameraPipeline:
+    def __init__(
+        self,
+        settings: CameraPipelineSettings,
+        processing: VisionSettings,
+        runner: Runner,
+        events: EventStore,
+    ) -> None:
+        self.settings = settings
+        self.camera_id = settings.source.id
+        self.runner = runner
+        self.events = events
+        self.selector = ProfileSelector(processing.filters, processing.night)
+        self.tracker = Tracker(processing.tracker)
+        self.zones = ZoneMonitor(settings.zones, camera=self.camera_id)
+        self.zone_kinds = {z.name: z.kind for z in settings.zones.zones}
+        self.analyzers = build(list(settings.analyzers), self.camera_id)
+        self.counters = PipelineCounters()
+        self.live: LiveView | None = None
+        self.source: CameraSource | None = None
+
+    async def run(self) -> None:
+        source = CameraSource(self.settings.source, on_health=self._on_health)
+        self.source = source
+        async with source, self._repeat_health(source):
+            async for item in source.frames_to_infer():
+                await self.process(item)
+
+    async def process(self, item: InferenceFrame) -> None:
+        frame = item.frame
+        try:
+            result = await self.runner.detect(
+                self.camera_id,
+                frame.image,
+                plugin=self.settings.detector,
+                deadline_s=self.settings.deadline_s,
+            )
+        except InferenceError as err:
+            self.counters.detect_failed += 1
+            if self.counters.detect_failed == 1 or self.counters.detect_failed % 100 == 0:
+                log.warning("camera %s: no detections (%s)", self.camera_id, err)
+            return
+        self.counters.inferred += 1
+        self.counters.infer_ms_last = result.infer_ms
+        captured = datetime.fromtimestamp(frame.captured_at, UTC)
+        height, width = frame.image.shape[:2]
+        profile = self.selector.select_profile(captured.astimezone(), mean_luma(frame.image))
+        detections = profile.apply(result.detections, width / height)
+        update = self.tracker.update(detections, frame.captured_at)
+        scene = Scene(
+            camera_id=self.camera_id,
+            t=frame.captured_at,
+            local_time=captured.astimezone(),
+            update=update,
+            zone_events=self.zones.update(update),
+            zones=self.zones,
+            zone_kinds=self.zone_kinds,
+        )
+        self.live = LiveView(frame.number, frame.captured_at, list(update.confirmed))
+        for analyzer in self.analyzers:
+            for finding in analyzer.observe(scene):
+                self.counters.findings += 1
+                await self.events.record(
+                    EventType.FARM_EVENT,
+                    finding.event,
+                    correlation_id=finding.correlation_id,
+                    occurred_at=captured,
+                )
+
+    async def _on_health(self, event: CameraHealthEvent) -> None:
+        if event.active:
+            await self._record_health(event.condition.value, event.detail, event.at)
+
+    async def _record_health(self, condition: str, detail: str, at: datetime) -> None:
+        farm_event = FarmEvent(
+            kind=FarmEventKind.CAMERA_HEALTH,
+            severity=Severity.WARNING,
+            summary=f"Camera {self.camera_id}: {condition.replace('_', ' ')}",
+            camera_id=self.camera_id,
+            attributes={"condition": condition, "detail": detail[:300]},
+        )
+        await self.events.record(
+            EventType.FARM_EVENT,
+            farm_event,
+            correlation_id=f"{self.camera_id}:camera_health:{condition}",
+            occurred_at=at,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _repeat_health(self, source: CameraSource) -> AsyncIterator[None]:
+        """While a camera problem lasts, report it again so its incident stays open."""
+
+        async def repeat() -> None:
+            while True:
+                await asyncio.sleep(self.settings.health_repeat_s)
+                for condition in source.active_conditions:
+                    await self._record_health(condition.value, "still active", datetime.now(UTC))
+
+        task = asyncio.create_task(repeat(), name=f"camera {self.camera_id} health")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
