@@ -80,7 +80,7 @@ async def test_event_recorded_on_the_appliance_reaches_central(
     ids = await record(appliance.url, 3)
 
     assert await wait_for_ids(central.url, ids) == ids
-    outbox: dict[str, Any] = {}
+    outbox: dict[str, int] = {}
 
     async def drained() -> bool:
         async with httpx.AsyncClient() as client:
