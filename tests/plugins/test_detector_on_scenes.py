@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 from appliance.scenes.compose import Settings, compose
@@ -61,7 +62,8 @@ def test_scripted_class_is_detected_in_its_truth_box(
             obj.bbox[2] / truth.width,
             obj.bbox[3] / truth.height,
         )
-        found = [d for d in shipped_detector.infer(image) if d.label == label]
+        frame = np.asarray(image, dtype=np.uint8)
+        found = [d for d in shipped_detector.infer(frame) if d.label == label]
         hits += any(iou(d, box) >= 0.5 for d in found)
     video.release()
 
