@@ -12,18 +12,21 @@ import aiohttp
 from aiohttp import web
 
 from appliance import keys
+from appliance.alerts.dispatcher import AlertDispatcher
 from appliance.demo.devices import run_simulated_sensors
 from appliance.demo.source import run_scripted_source
+from appliance.devices.context import devices_context, embedded_address
 from appliance.incidents.engine import IncidentEngine
-from appliance.mqtt.broker import EmbeddedBroker
-from appliance.mqtt.ingest import TelemetryIngest
+from appliance.pipeline.context import PIPELINES, vision
 from appliance.settings import ApplianceSettings
 from appliance.store import Database, EventStore
 from appliance.store.kv import KeyValue
 from appliance.sync.agent import SyncAgent
 from appliance.sync.client import CentralClient
 from appliance.sync.identity import IdentityStore
+from appliance.web import devices as device_routes
 from appliance.web import incidents as incident_routes
+from appliance.web import push
 from appliance.web.api import errors_middleware, routes
 
 log = logging.getLogger(__name__)
@@ -36,7 +39,11 @@ def create_app(settings: ApplianceSettings) -> web.Application:
     app[keys.SETTINGS] = settings
     app.add_routes(routes)
     app.add_routes(incident_routes.routes)
-    app.cleanup_ctx.extend([_store, _central, _broker, _incidents, _sync, _demo])
+    app.add_routes(device_routes.routes)
+    app.add_routes(push.routes)
+    app.cleanup_ctx.extend(
+        [_store, _central, devices_context, _incidents, _alerts, _vision, _sync, _demo]
+    )
     return app
 
 
@@ -58,23 +65,27 @@ async def _central(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def _broker(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS].mqtt
-    broker = EmbeddedBroker(settings) if settings.embedded else None
-    if broker is not None:
-        await broker.start()
-    ingest = TelemetryIngest(app[keys.EVENTS], _broker_url(app), root=settings.root)
-    app[keys.INGEST] = ingest
-    async with _background(ingest.run(), "telemetry ingest"):
-        yield
-    if broker is not None:
-        await broker.stop()
-
-
 async def _incidents(app: web.Application) -> AsyncIterator[None]:
     engine = IncidentEngine(app[keys.EVENTS], app[keys.SETTINGS].incidents)
     app[keys.INCIDENTS] = engine
     async with _background(engine.run(), "incident engine"):
+        yield
+
+
+async def _alerts(app: web.Application) -> AsyncIterator[None]:
+    dispatcher = AlertDispatcher(
+        app[keys.EVENTS].hub, app[keys.SETTINGS].alerts, app[keys.HTTP_SESSION]
+    )
+    app[keys.ALERTS] = dispatcher
+    async with _background(dispatcher.run(), "alert dispatcher"):
+        yield
+
+
+async def _vision(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    cache = settings.data_dir / "model-cache"
+    async with vision(settings.vision, app[keys.EVENTS], cache) as pipelines:
+        app[PIPELINES] = pipelines
         yield
 
 
@@ -98,18 +109,16 @@ async def _demo(app: web.Application) -> AsyncIterator[None]:
         _background(run_scripted_source(app[keys.EVENTS], demo.interval_s), "demo events"),
         _background(
             run_simulated_sensors(
-                _broker_url(app), root=root, count=demo.sensors, interval_s=demo.interval_s
+                app[keys.DEVICES],
+                embedded_address(app[keys.SETTINGS].mqtt),
+                root=root,
+                count=demo.sensors,
+                interval_s=demo.interval_s,
             ),
             "demo sensors",
         ),
     ):
         yield
-
-
-def _broker_url(app: web.Application) -> str:
-    mqtt = app[keys.SETTINGS].mqtt
-    host = "127.0.0.1" if mqtt.host in ("0.0.0.0", "::") else mqtt.host
-    return f"mqtt://{host}:{mqtt.port}"
 
 
 @contextlib.asynccontextmanager

@@ -14,8 +14,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from appliance.alerts.settings import AlertSettings
+from appliance.devices.settings import DeviceSettings
 from appliance.errors import SettingsError
 from appliance.incidents.settings import IncidentSettings
+from appliance.mqtt.settings import MqttSettings as MqttSettings  # re-exported
+from appliance.pipeline.settings import VisionPipelineSettings
 
 ENV_PREFIX = "BYRE_APPLIANCE_"
 DEV_API_TOKEN = "byre-dev-token"
@@ -28,13 +32,6 @@ class _Section(BaseModel):
 class HttpSettings(_Section):
     host: str = Field(default="0.0.0.0", description="Address the local web UI and API bind.")
     port: int = Field(default=8080, ge=0, le=65535, description="Port of the local web UI/API.")
-
-
-class MqttSettings(_Section):
-    embedded: bool = Field(default=True, description="Run the embedded amqtt broker.")
-    host: str = Field(default="0.0.0.0", description="Address the embedded broker binds.")
-    port: int = Field(default=1883, ge=0, le=65535, description="Port of the embedded broker.")
-    root: str = Field(default="byre", description="Root of the device topic tree.")
 
 
 class SyncSettings(_Section):
@@ -83,8 +80,17 @@ class ApplianceSettings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     demo_source: DemoSourceSettings = Field(default_factory=DemoSourceSettings)
+    devices: DeviceSettings = Field(
+        default_factory=DeviceSettings, description="Device commands, status and telemetry."
+    )
     incidents: IncidentSettings = Field(
         default_factory=IncidentSettings, description="Incident case logic."
+    )
+    alerts: AlertSettings = Field(
+        default_factory=AlertSettings, description="Alert routes and the push channel."
+    )
+    vision: VisionPipelineSettings = Field(
+        default_factory=VisionPipelineSettings, description="Detectors and cameras."
     )
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -43,15 +44,22 @@ def demo(
         Path | None, typer.Option(help="Keep the demo's databases and logs here.")
     ] = None,
     interval: Annotated[float, typer.Option(help="Seconds between scripted events.")] = 1.0,
+    camera: Annotated[
+        bool, typer.Option(help="Run a sample camera (a composed scene) through the detector.")
+    ] = True,
 ) -> None:
     """Start central and an appliance, enrol it, and watch events flow end to end."""
     workdir = data_dir or Path(tempfile.mkdtemp(prefix="byre-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    vision = _sample_camera(workdir) if camera else None
     admin_token = secrets.token_urlsafe(24)
     api_token = secrets.token_urlsafe(24)
     ports = _free_ports(3)
     try:
-        with _services(workdir, admin_token, api_token, ports, interval) as (central, appliance):
+        with _services(workdir, admin_token, api_token, ports, interval, vision) as (
+            central,
+            appliance,
+        ):
             code = _post(f"{central.url}/api/v1/enrolment-codes", admin_token, {"farm_id": FARM_ID})
             _post(
                 f"{appliance.url}/api/v1/enrolment",
@@ -75,6 +83,39 @@ class DemoError(Exception):
     pass
 
 
+MODEL_CACHE = Path.home() / ".cache" / "byre" / "model-cache"
+
+
+def _sample_camera(workdir: Path) -> dict[str, Any]:
+    """Compose the escape scene (cows in a pen, one walks out) as the demo's camera."""
+    from appliance.scenes.compose import Settings, compose
+
+    with console.status("composing the sample camera's video..."):
+        result = compose(Settings(scene="escape", seconds=30), workdir / "camera")
+    truth = result.truth
+    zones = [
+        {
+            "name": z.name,
+            "kind": z.kind,
+            "points": [(x / truth.width, y / truth.height) for x, y in z.polygon],
+        }
+        for z in truth.zones
+    ]
+    return {
+        "runner": {
+            "plugins": [
+                {"name": "coco", "config": {"type": "model", "cache_dir": str(MODEL_CACHE)}}
+            ]
+        },
+        "cameras": [
+            {
+                "source": {"id": "pasture-north", "url": str(result.video)},
+                "zones": {"zones": zones},
+            }
+        ],
+    }
+
+
 @contextlib.contextmanager
 def _services(
     workdir: Path,
@@ -82,6 +123,7 @@ def _services(
     api_token: str,
     ports: list[int],
     interval: float,
+    vision: dict[str, Any] | None,
 ) -> Iterator[tuple[Service, Service]]:
     central_port, http_port, mqtt_port = ports
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("BYRE_")}
@@ -103,6 +145,8 @@ def _services(
         "BYRE_APPLIANCE_DEMO_SOURCE__INTERVAL_S": str(interval),
         "BYRE_APPLIANCE_LOG_LEVEL": "WARNING",
     }
+    if vision is not None:
+        appliance_env["BYRE_APPLIANCE_VISION"] = json.dumps(vision)
     services: list[Service] = []
     try:
         with console.status("starting central and appliance..."):

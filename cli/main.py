@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cli import demo
+from cli import demo, device, plugin
 from cli.http import call
 
 app = typer.Typer(help="Byre: edge-first livestock monitoring.", no_args_is_help=True)
@@ -19,6 +19,8 @@ contracts_app = typer.Typer(help="Wire contracts shared by both sides.", no_args
 app.add_typer(appliance_app, name="appliance")
 app.add_typer(central_app, name="central")
 app.add_typer(contracts_app, name="contracts")
+app.add_typer(device.app, name="device")
+app.add_typer(plugin.app, name="plugin")
 app.command("demo")(demo.demo)
 
 console = Console()
@@ -72,6 +74,12 @@ def appliance_run(config: ConfigOption = None) -> None:
 def appliance_status(appliance: ApplianceUrl = "http://127.0.0.1:8080") -> None:
     """Show enrolment, outbox and sync state of a running appliance."""
     console.print_json(json.dumps(call("GET", f"{appliance}/api/v1/status")))
+
+
+@appliance_app.command("parked")
+def appliance_parked(appliance: ApplianceUrl = "http://127.0.0.1:8080") -> None:
+    """List events central refused, parked on the appliance with the reason."""
+    console.print_json(json.dumps(call("GET", f"{appliance}/api/v1/sync/parked")))
 
 
 @app.command("enroll")

@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from sync_server.api import commands, enrolment, events, sync
+from sync_server.api import appliances, commands, enrolment, events, sync
 from sync_server.bus.bridge import BusBridge
+from sync_server.compression import RequestDecompression
 from sync_server.db import create_schema, make_engine, session_factory
 from sync_server.settings import CentralSettings
 from sync_server.state import CentralState
@@ -38,6 +39,8 @@ def create_app(settings: CentralSettings) -> FastAPI:
     app.include_router(sync.router)
     app.include_router(events.router)
     app.include_router(commands.router)
+    app.include_router(appliances.router)
+    app.add_middleware(RequestDecompression)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

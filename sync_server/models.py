@@ -31,9 +31,26 @@ class ApplianceRecord(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     farm_id: str = Field(index=True, max_length=64)
     name: str = Field(max_length=100)
-    token_hash: str = Field(unique=True, max_length=64)
+    public_key: str = Field(
+        max_length=64, description="Ed25519 public key (base64) that signs its requests."
+    )
     enrolled_at: datetime = _utc_column(nullable=False)
     revoked_at: datetime | None = _utc_column(nullable=True)
+    last_seen_at: datetime | None = _utc_column(nullable=True)
+
+
+class SeenRequestRecord(SQLModel, table=True):
+    """A signed request already served; kept until its timestamp leaves the skew window.
+
+    A second request with the same signed message is a replay and is refused.
+    """
+
+    __tablename__ = "seen_requests"
+    __table_args__ = (Index("seen_requests_expiry", "expires_at"),)
+
+    appliance_id: str = Field(primary_key=True, max_length=64)
+    message_hash: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = _utc_column(nullable=False)
 
 
 class EnrolmentCodeRecord(SQLModel, table=True):

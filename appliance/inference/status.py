@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-EventKind = Literal["ready", "crashed", "hung", "restarted", "quarantined", "failed"]
+EventKind = Literal[
+    "ready", "crashed", "hung", "restarted", "quarantined", "failed", "replaced", "refused"
+]
 
 
 class PluginState(StrEnum):

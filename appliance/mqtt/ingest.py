@@ -4,80 +4,63 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
+import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-
-from amqtt.client import MQTTClient
-from amqtt.mqtt.constants import QOS_1
 
 from appliance.store.events import EventStore
 from contracts import ContractError, EventType, TelemetrySample, decode
-from contracts.mqtt import DeviceTopicKind, parse_device_topic, subscription
+from contracts.mqtt import DeviceTopic
 
 log = logging.getLogger(__name__)
 
+SampleListener = Callable[[TelemetrySample], Awaitable[None]]
+"""Called with every accepted sample (its `at` filled in)."""
+
 
 class TelemetryIngest:
-    """Subscribes to every device's telemetry topic and records `telemetry.device` events.
+    """Validates telemetry from the devices' topics and hands it to listeners (rules, rollups).
 
-    A payload that breaks the contract is dropped and counted in `rejected`.
+    A sample becomes a synced `telemetry.device` event at most once per `event_interval_s`
+    per device (the first one at once); the full rate lives in the telemetry rollups.
+    A payload that breaks the contract is dropped and counted in `rejected` by field.
+    `connected` is set while the appliance's MQTT link is subscribed.
     """
 
-    def __init__(self, events: EventStore, broker_url: str, *, root: str) -> None:
+    def __init__(
+        self, events: EventStore, connected: asyncio.Event, *, event_interval_s: float = 0.0
+    ) -> None:
         self.events = events
-        self.broker_url = broker_url
-        self.root = root
+        self.connected = connected
+        self.event_interval_s = event_interval_s
+        self.recorded = 0
+        self._last_recorded: dict[str, float] = {}
         self.accepted = 0
         self.rejected: Counter[str] = Counter()
-        self.connected = asyncio.Event()
+        self.listeners: list[SampleListener] = []
 
-    async def run(self) -> None:
-        delay = 0.2
-        while True:
-            client = MQTTClient(client_id="byre-appliance-ingest", config={"auto_reconnect": False})
-            try:
-                await client.connect(self.broker_url)
-                topic = subscription(DeviceTopicKind.TELEMETRY, root=self.root)
-                await client.subscribe([(topic, QOS_1)])
-                self.connected.set()
-                delay = 0.2
-                while True:
-                    message = await client.deliver_message()
-                    if message is not None:
-                        await self.handle(message.topic, bytes(message.data or b""))
-            except asyncio.CancelledError:
-                await _quietly_disconnect(client)
-                raise
-            except Exception as err:  # noqa: BLE001 - amqtt raises assorted errors; retry all
-                self.connected.clear()
-                log.warning("telemetry ingest lost the broker (%r); retrying", err)
-                await _quietly_disconnect(client)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-                delay = min(delay * 2, 30.0)
-
-    async def handle(self, topic: str, data: bytes) -> None:
+    async def handle(self, topic: DeviceTopic, data: bytes, retain: bool = False) -> None:
         try:
-            device = parse_device_topic(topic, root=self.root)
             sample = decode(TelemetrySample, data)
-            if sample.source_id != device.device_id:
+            if sample.source_id != topic.device_id:
                 raise ContractError("does not match the topic's device", field="source_id")
         except ContractError as err:
             self.rejected[err.field or "payload"] += 1
             log.debug("rejected telemetry on %s: %s", topic, err)
             return
-        at = sample.at or datetime.now(UTC)
-        await self.events.record(
-            EventType.TELEMETRY_DEVICE,
-            sample.model_copy(update={"at": at}),
-            correlation_id=f"telemetry:{device.device_id}",
-            occurred_at=at,
-        )
+        sample = sample.model_copy(update={"at": sample.at or datetime.now(UTC)})
+        now = time.monotonic()
+        last = self._last_recorded.get(topic.device_id)
+        if last is None or now - last >= self.event_interval_s:
+            self._last_recorded[topic.device_id] = now
+            await self.events.record(
+                EventType.TELEMETRY_DEVICE,
+                sample,
+                correlation_id=f"telemetry:{topic.device_id}",
+                occurred_at=sample.at,
+            )
+            self.recorded += 1
         self.accepted += 1
-
-
-async def _quietly_disconnect(client: MQTTClient) -> None:
-    try:
-        await client.disconnect()
-    except Exception:
-        log.debug("disconnect after failure also failed", exc_info=True)
+        for listener in self.listeners:
+            await listener(sample)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +25,8 @@ from contracts import EventType, FarmEvent, FarmEventKind, Severity
 
 log = logging.getLogger(__name__)
 
+PIPELINE_MS_KEPT = 1000
+
 
 @dataclass
 class PipelineCounters:
@@ -30,7 +34,8 @@ class PipelineCounters:
     detect_failed: int = 0
     findings: int = 0
     infer_ms_last: float = 0.0
-    pipeline_ms: list[float] = field(default_factory=list)  # decode-to-tracks, recent
+    # capture (monotonic stamp) to tracker update done, per inferred frame; the latest ones
+    pipeline_ms: deque[float] = field(default_factory=lambda: deque(maxlen=PIPELINE_MS_KEPT))
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ class CameraPipeline:
         profile = self.selector.select_profile(captured.astimezone(), mean_luma(frame.image))
         detections = profile.apply(result.detections, width / height)
         update = self.tracker.update(detections, frame.captured_at)
+        self.counters.pipeline_ms.append((time.monotonic() - frame.captured_mono) * 1000)
         scene = Scene(
             camera_id=self.camera_id,
             t=frame.captured_at,

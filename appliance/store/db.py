@@ -7,7 +7,9 @@ the database; `transaction()` serialises writers so a transaction is never inter
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -54,7 +56,14 @@ class Database:
         """An immediate write transaction; commits on success, rolls back on error."""
         async with self._write_lock:
             conn = self.conn
-            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except asyncio.CancelledError:
+                # aiosqlite still runs the BEGIN on its thread; end it so the next writer can
+                # begin (a BEGIN that failed makes this ROLLBACK fail, which is fine).
+                with contextlib.suppress(sqlite3.Error):
+                    await conn.execute("ROLLBACK")
+                raise
             try:
                 yield conn
             except BaseException:

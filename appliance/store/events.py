@@ -109,12 +109,22 @@ class EventStore:
         for event in events:
             self.hub.publish(event)
 
-    async def pending(self, limit: int) -> list[OutboxRow]:
-        """The oldest unsent, unparked outbox rows, in seq order."""
+    async def pending(
+        self, limit: int, *, type_prefix: str | None = None, exclude: tuple[str, ...] = ()
+    ) -> list[OutboxRow]:
+        """The oldest unsent, unparked outbox rows in seq order, optionally of some types."""
+        where = "o.state = 'pending'"
+        params: list[object] = []
+        if type_prefix is not None:
+            where += " AND substr(e.type, 1, ?) = ?"
+            params += [len(type_prefix), type_prefix]
+        for prefix in exclude:
+            where += " AND substr(e.type, 1, ?) <> ?"
+            params += [len(prefix), prefix]
         rows = await self.db.fetch_all(
             "SELECT e.*, o.attempts FROM outbox o JOIN events e ON e.seq = o.seq"
-            " WHERE o.state = 'pending' ORDER BY o.seq LIMIT ?",
-            (limit,),
+            f" WHERE {where} ORDER BY o.seq LIMIT ?",
+            (*params, limit),
         )
         return [OutboxRow(StoredEvent.from_row(r), r["attempts"]) for r in rows]
 

@@ -54,4 +54,55 @@ MIGRATIONS: list[str] = [
     CREATE INDEX incidents_state ON incidents (state, opened_at);
     CREATE INDEX incidents_correlation ON incidents (correlation_id, resolved_at);
     """,
+    # 3: devices (secrets only as scrypt hashes), their status, command sagas, telemetry rollups
+    """
+    CREATE TABLE devices (
+        device_id TEXT PRIMARY KEY,
+        device_type TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        secret_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        secret_set_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE TABLE device_status (
+        device_id TEXT PRIMARY KEY REFERENCES devices (device_id) ON DELETE CASCADE,
+        availability TEXT NOT NULL DEFAULT 'unknown',
+        availability_at TEXT,
+        state TEXT,
+        state_at TEXT,
+        last_seen_at TEXT
+    );
+    CREATE TABLE commands (
+        correlation_id TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL REFERENCES devices (device_id),
+        action TEXT NOT NULL,
+        params TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN
+            ('requested', 'sent', 'accepted', 'done', 'failed', 'timed_out')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        command_id TEXT,
+        detail TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX commands_due ON commands (state, next_attempt_at);
+    CREATE INDEX commands_device ON commands (device_id, requested_at);
+    CREATE TABLE telemetry_rollups (
+        device_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        bucket_s INTEGER NOT NULL,
+        bucket_start TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        sum REAL NOT NULL,
+        last REAL NOT NULL,
+        PRIMARY KEY (device_id, name, bucket_s, bucket_start)
+    );
+    CREATE INDEX telemetry_rollups_time ON telemetry_rollups (bucket_s, bucket_start);
+    """,
 ]

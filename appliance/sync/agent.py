@@ -1,4 +1,10 @@
-"""The sync agent: drains the outbox to central in seq order, resuming where it stopped."""
+"""The sync agent: drains the outbox to central, resuming where it stopped.
+
+Batches are picked by priority (see `queue`), gzip-compressed and signed by the client.
+The batch size adapts: it halves when central times out or answers 413 and doubles back
+towards `batch_size` on success; a single event central still calls too big (413) is parked
+(a timeout alone never parks anything: the link may just be down).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,9 @@ from appliance.errors import CentralError
 from appliance.settings import SyncSettings
 from appliance.store.events import EventStore, OutboxRow
 from appliance.sync.client import CentralClient
+from appliance.sync.errors import CentralTimeoutError
 from appliance.sync.identity import Identity, IdentityStore
+from appliance.sync.queue import next_batch
 from contracts import EventEnvelope, SyncBatchRequest, new_id
 
 log = logging.getLogger(__name__)
@@ -24,6 +32,7 @@ class SyncStatus:
     last_success_at: datetime | None = None
     last_error: str | None = None
     synced: int = 0
+    batch_limit: int = 0
     identity_changed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -39,7 +48,7 @@ class SyncAgent:
         self.identities = identities
         self.client = client
         self.settings = settings
-        self.status = SyncStatus()
+        self.status = SyncStatus(batch_limit=settings.batch_size)
 
     async def run(self) -> None:
         """Loop forever: wait for work, send a batch, back off with jitter on failure."""
@@ -69,7 +78,7 @@ class SyncAgent:
 
     async def sync_once(self, identity: Identity) -> int:
         """Send one batch of pending events; returns how many left the outbox."""
-        rows = await self.events.pending(self.settings.batch_size)
+        rows = await next_batch(self.events, self.status.batch_limit)
         if not rows:
             return 0
         batch = SyncBatchRequest(
@@ -80,8 +89,15 @@ class SyncAgent:
         try:
             reply = await self.client.send_batch(identity, batch)
         except CentralError as err:
+            if err.status == 413 and len(rows) == 1:
+                log.error("event %s is too big for central (parked)", rows[0].event.id)
+                await self.events.park(rows[0].event.seq, f"too big for central: {err}")
+                return 1
             await self.events.note_failure([r.event.seq for r in rows], str(err))
+            if _too_big(err):
+                self.status.batch_limit = max(1, len(rows) // 2)
             raise
+        self.status.batch_limit = min(self.settings.batch_size, self.status.batch_limit * 2)
         done = {str(i) for i in (*reply.accepted, *reply.duplicates)}
         seq_by_id = {str(r.event.id): r.event.seq for r in rows}
         await self.events.mark_sent([seq for eid, seq in seq_by_id.items() if eid in done])
@@ -98,6 +114,11 @@ class SyncAgent:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await event.wait()
+
+
+def _too_big(err: CentralError) -> bool:
+    """Central timed out or refused the body as too large: a smaller batch may pass."""
+    return isinstance(err, CentralTimeoutError) or err.status == 413
 
 
 def _envelope(row: OutboxRow, identity: Identity) -> EventEnvelope:

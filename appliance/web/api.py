@@ -126,6 +126,15 @@ async def list_events(request: web.Request) -> web.Response:
     return web.json_response({"items": [event_json(e) for e in events]})
 
 
+@routes.get("/api/v1/sync/parked")
+async def list_parked(request: web.Request) -> web.Response:
+    """Events central keeps refusing, set aside with the reason so they block nothing."""
+    parked = await request.app[keys.EVENTS].parked()
+    return web.json_response(
+        {"items": [{**event_json(event), "reason": reason} for event, reason in parked]}
+    )
+
+
 @routes.post("/api/v1/events")
 async def record_event(request: web.Request) -> web.Response:
     """Record a farm event by hand (technicians, integrations); answers once it is committed."""

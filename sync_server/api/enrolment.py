@@ -1,4 +1,5 @@
-"""Enrolment: admins create one-time codes; appliances trade a code for a credential."""
+"""Enrolment: admins create one-time codes; appliances trade a code and their public key
+for an appliance id."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlmodel import col, update
 from contracts import EnrolmentCode, EnrolmentCodeRequest, EnrolRequest, EnrolResponse, new_id
 from sync_server.api.deps import Admin, Session
 from sync_server.models import ApplianceRecord, EnrolmentCodeRecord
-from sync_server.security import digest, new_enrolment_code, new_token, normalise_code
+from sync_server.security import digest, key_fingerprint, new_enrolment_code, normalise_code
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["enrolment"])
@@ -37,7 +38,10 @@ async def create_code(body: EnrolmentCodeRequest, session: Session) -> Enrolment
 
 @router.post("/enroll", status_code=status.HTTP_201_CREATED, response_model=EnrolResponse)
 async def enroll(body: EnrolRequest, session: Session) -> EnrolResponse:
-    """Trade a one-time code for an appliance id and credential; a code works once."""
+    """Trade a one-time code for an appliance id; central keeps the appliance's public key.
+
+    A code works once. The appliance signs every later request with the matching private key.
+    """
     appliance_id = f"ap-{new_id().hex[-12:]}"
     code_hash = digest(normalise_code(body.code))
     # Claim the code atomically: only one request can set used_by.
@@ -56,16 +60,19 @@ async def enroll(body: EnrolRequest, session: Session) -> EnrolResponse:
         )
     record = await session.get(EnrolmentCodeRecord, code_hash)
     assert record is not None
-    token = new_token()
     session.add(
         ApplianceRecord(
             id=appliance_id,
             farm_id=record.farm_id,
             name=body.name,
-            token_hash=digest(token),
+            public_key=body.public_key,
             enrolled_at=datetime.now(UTC),
         )
     )
     await session.commit()
     log.info("appliance %s (%s) enrolled for farm %s", appliance_id, body.name, record.farm_id)
-    return EnrolResponse(appliance_id=appliance_id, farm_id=record.farm_id, token=token)
+    return EnrolResponse(
+        appliance_id=appliance_id,
+        farm_id=record.farm_id,
+        key_fingerprint=key_fingerprint(body.public_key),
+    )

@@ -9,13 +9,15 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from appliance import keys
+from contracts.devices import DeviceType
 from contracts.mqtt import DeviceTopicKind, device_topic
 from tests.conftest import MakeAppliance, eventually
 
 
-def publish(port: int, messages: list[tuple[str, bytes]]) -> None:
-    """Publish with QoS 1 and wait for every PUBACK."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-device")
+def publish(port: int, secret: str, messages: list[tuple[str, bytes]]) -> None:
+    """Publish as device trough-1 with QoS 1 and wait for every PUBACK."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="trough-1")
+    client.username_pw_set("trough-1", secret)
     client.connect("127.0.0.1", port)
     client.loop_start()
     try:
@@ -41,7 +43,8 @@ async def test_valid_telemetry_is_recorded_and_bad_payloads_are_counted(
         (topic, json.dumps({"source_id": "trough-2", "values": {"level_pct": 1}}).encode()),
     ]
 
-    await asyncio.to_thread(publish, appliance.settings.mqtt.port, messages)
+    device = await appliance.app[keys.DEVICES].provision("trough-1", DeviceType.WATER_TROUGH)
+    await asyncio.to_thread(publish, appliance.settings.mqtt.port, device.secret, messages)
 
     async def all_handled() -> bool:
         return ingest.accepted + sum(ingest.rejected.values()) == 4

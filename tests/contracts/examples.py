@@ -149,14 +149,18 @@ def make_enrolment_code() -> EnrolmentCode:
 
 
 def make_enrol_request() -> EnrolRequest:
-    return EnrolRequest(code="K7QF-2MXA-9TRD", name="byre-barn-box-1")
+    return EnrolRequest(
+        code="K7QF-2MXA-9TRD",
+        name="byre-barn-box-1",
+        public_key="11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+    )
 
 
 def make_enrol_response() -> EnrolResponse:
     return EnrolResponse(
         appliance_id=APPLIANCE_ID,
         farm_id=FARM_ID,
-        token="byre_at_5f0c1e9d2b7a4c3e8f6a1d0b9c2e7f4a",
+        key_fingerprint="21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9",
     )
 
 

@@ -388,9 +388,9 @@ MALFORMED: list[Any] = [
     ),
     pytest.param(
         "EnrolResponse",
-        lambda: mutated(example_json("EnrolResponse"), token="t" * 31),
-        "token",
-        id="enrol-response-token-too-short",
+        lambda: mutated(example_json("EnrolResponse"), key_fingerprint="f" * 63),
+        "key_fingerprint",
+        id="enrol-response-key-fingerprint-too-short",
     ),
     pytest.param(
         "EnrolResponse",

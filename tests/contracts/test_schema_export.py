@@ -110,7 +110,9 @@ MALFORMED = [
     ),
     pytest.param("EnrolmentCode", _changed("EnrolmentCode", code="short"), id="enrolment-code"),
     pytest.param("EnrolRequest", _changed("EnrolRequest", name=""), id="enrol-request-name"),
-    pytest.param("EnrolResponse", _changed("EnrolResponse", token="t"), id="enrol-response-token"),
+    pytest.param(
+        "EnrolResponse", _changed("EnrolResponse", key_fingerprint="t"), id="enrol-response-key"
+    ),
     pytest.param(
         "SyncBatchRequest", _changed("SyncBatchRequest", events=[]), id="batch-zero-events"
     ),

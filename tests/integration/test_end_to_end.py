@@ -123,3 +123,32 @@ async def test_appliance_restart_resumes_the_outbox_without_duplicates(
     late = await record(second.url, 2)
 
     assert await wait_for_ids(central.url, early + late) == early + late
+
+
+async def test_revoked_appliance_is_refused_and_says_so(
+    make_central: MakeCentral, make_appliance: MakeAppliance, tmp_path: Path
+) -> None:
+    central = await make_central(f"sqlite+aiosqlite:///{tmp_path / 'central.db'}")
+    appliance = await make_appliance()
+    await enrol(appliance.url, central.url)
+    before = await record(appliance.url, 1)
+    await wait_for_ids(central.url, before)
+    async with httpx.AsyncClient() as client:
+        status = (await client.get(f"{appliance.url}/api/v1/status")).json()
+        revoked = await client.post(
+            f"{central.url}/api/v1/appliances/{status['appliance_id']}/revoke", headers=ADMIN
+        )
+    assert revoked.status_code == 200
+
+    await record(appliance.url, 1)
+    errors: list[str] = []
+
+    async def refused() -> bool:
+        async with httpx.AsyncClient() as client:
+            sync = (await client.get(f"{appliance.url}/api/v1/status")).json()["sync"]
+        errors.append(sync["last_error"] or "")
+        return "revoked" in errors[-1]
+
+    await eventually(refused)
+    assert "401" in errors[-1]
+    assert await central_ids(central.url) == before

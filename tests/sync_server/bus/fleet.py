@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from contracts import DeviceCommand, EventEnvelope, EventType, new_id
 from contracts.bus import CommandRequest
 from tests.conftest import ADMIN_TOKEN
 from tests.contracts.examples import PAYLOADS
+from tests.sync_server.signing import now_ms, public_key, signed_headers
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -25,9 +27,11 @@ def unique_farm() -> str:
 async def enrol(client: httpx.AsyncClient, farm_id: str) -> dict[str, Any]:
     code = await client.post("/api/v1/enrolment-codes", json={"farm_id": farm_id}, headers=ADMIN)
     assert code.status_code == 201, code.text
-    reply = await client.post("/api/v1/enroll", json={"code": code.json()["code"], "name": "box"})
+    key = Ed25519PrivateKey.generate()
+    body = {"code": code.json()["code"], "name": "box", "public_key": public_key(key)}
+    reply = await client.post("/api/v1/enroll", json=body)
     assert reply.status_code == 201, reply.text
-    identity: dict[str, Any] = reply.json()
+    identity: dict[str, Any] = {**reply.json(), "key": key}
     return identity
 
 
@@ -57,9 +61,10 @@ async def sync(
         "appliance_id": identity["appliance_id"],
         "events": [e.model_dump(mode="json") for e in events],
     }
-    reply = await client.post(
-        "/api/v1/sync/events", json=body, headers={"Authorization": f"Bearer {identity['token']}"}
-    )
+    raw = json.dumps(body).encode()
+    path = "/api/v1/sync/events"
+    headers = signed_headers(identity["appliance_id"], identity["key"], "POST", path, raw, now_ms())
+    reply = await client.post(path, content=raw, headers=headers)
     assert reply.status_code == 200, reply.text
     result: dict[str, Any] = reply.json()
     return result

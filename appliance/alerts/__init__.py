@@ -1,0 +1,1 @@
+"""Local alerting that needs no internet: browser push, webhooks, MQTT, escalation."""

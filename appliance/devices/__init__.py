@@ -1,0 +1,1 @@
+"""Device management: registry and credentials, availability and state, command sagas."""

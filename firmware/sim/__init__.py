@@ -1,0 +1,1 @@
+"""Host simulator: the device programs on simulated boards with plausible physics."""

@@ -1,0 +1,63 @@
+"""Fixtures of the pipeline tests: a composed scene, a runner with the shipped detector."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from appliance.inference import PluginSpec, PluginState, Runner, RunnerSettings
+from appliance.scenes.compose import Settings, compose
+from appliance.scenes.truth import SceneTruth
+from appliance.store.db import Database
+from appliance.store.events import EventStore
+from appliance.vision.zones import ZoneConfig, ZoneSettings
+
+
+@pytest.fixture(scope="session")
+def pipeline_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # one path for every test folder that runs the shipped model: it is converted once
+    cache = tmp_path_factory.getbasetemp() / "shipped-model-cache"
+    cache.mkdir(exist_ok=True)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def escape_scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SceneTruth]:
+    out = tmp_path_factory.mktemp("scenes")
+    result = compose(Settings(scene="escape", seconds=20.0), out)
+    return result.video, result.truth
+
+
+def zones_of(truth: SceneTruth) -> ZoneSettings:
+    return ZoneSettings(
+        zones=[
+            ZoneConfig(
+                name=z.name,
+                kind=z.kind,
+                points=[(x / truth.width, y / truth.height) for x, y in z.polygon],
+            )
+            for z in truth.zones
+        ]
+    )
+
+
+@pytest.fixture
+async def detector_runner(pipeline_model_cache: Path) -> AsyncIterator[Runner]:
+    config = {"type": "model", "cache_dir": str(pipeline_model_cache)}
+    settings = RunnerSettings(load_timeout_s=90.0, plugins=[PluginSpec(name="coco", config=config)])
+    async with Runner(settings) as runner:
+        statuses = await runner.wait_settled(90.0)
+        assert statuses["coco"].state is PluginState.READY, statuses["coco"].reason
+        yield runner
+
+
+@pytest.fixture
+async def event_store(tmp_path: Path) -> AsyncIterator[EventStore]:
+    db = Database(tmp_path / "events.db")
+    await db.open()
+    try:
+        yield EventStore(db)
+    finally:
+        await db.close()
