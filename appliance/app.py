@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 from aiohttp import web
@@ -24,6 +22,7 @@ from appliance.store.kv import KeyValue
 from appliance.sync.agent import SyncAgent
 from appliance.sync.client import CentralClient
 from appliance.sync.identity import IdentityStore
+from appliance.tasks import background
 from appliance.web import devices as device_routes
 from appliance.web import incidents as incident_routes
 from appliance.web import push
@@ -68,7 +67,7 @@ async def _central(app: web.Application) -> AsyncIterator[None]:
 async def _incidents(app: web.Application) -> AsyncIterator[None]:
     engine = IncidentEngine(app[keys.EVENTS], app[keys.SETTINGS].incidents)
     app[keys.INCIDENTS] = engine
-    async with _background(engine.run(), "incident engine"):
+    async with background(engine.run(), "incident engine"):
         yield
 
 
@@ -77,7 +76,7 @@ async def _alerts(app: web.Application) -> AsyncIterator[None]:
         app[keys.EVENTS].hub, app[keys.SETTINGS].alerts, app[keys.HTTP_SESSION]
     )
     app[keys.ALERTS] = dispatcher
-    async with _background(dispatcher.run(), "alert dispatcher"):
+    async with background(dispatcher.run(), "alert dispatcher"):
         yield
 
 
@@ -94,7 +93,7 @@ async def _sync(app: web.Application) -> AsyncIterator[None]:
         app[keys.EVENTS], app[keys.IDENTITIES], app[keys.CENTRAL], app[keys.SETTINGS].sync
     )
     app[keys.SYNC] = agent
-    async with _background(agent.run(), "sync agent"):
+    async with background(agent.run(), "sync agent"):
         yield
 
 
@@ -106,8 +105,8 @@ async def _demo(app: web.Application) -> AsyncIterator[None]:
     log.warning("demo source enabled: recording scripted events")
     root = app[keys.SETTINGS].mqtt.root
     async with (
-        _background(run_scripted_source(app[keys.EVENTS], demo.interval_s), "demo events"),
-        _background(
+        background(run_scripted_source(app[keys.EVENTS], demo.interval_s), "demo events"),
+        background(
             run_simulated_sensors(
                 app[keys.DEVICES],
                 embedded_address(app[keys.SETTINGS].mqtt),
@@ -119,24 +118,6 @@ async def _demo(app: web.Application) -> AsyncIterator[None]:
         ),
     ):
         yield
-
-
-@contextlib.asynccontextmanager
-async def _background(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
-    """Run a loop for the lifetime of the block; cancel and await it on exit."""
-    task = asyncio.create_task(coro, name=name)
-    task.add_done_callback(_report_crash)
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def _report_crash(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("%s stopped: %r", task.get_name(), task.exception())
 
 
 def run(settings: ApplianceSettings) -> None:

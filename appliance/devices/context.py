@@ -8,11 +8,9 @@ to telemetry ingest; on shutdown it stops them in reverse order.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -30,6 +28,7 @@ from appliance.mqtt.ingest import TelemetryIngest
 from appliance.mqtt.link import BrokerAddress, MqttLink
 from appliance.mqtt.metrics import BrokerCounters
 from appliance.mqtt.settings import MqttSettings
+from appliance.tasks import background
 from contracts import TelemetrySample
 from contracts.mqtt import DeviceTopicKind
 
@@ -145,24 +144,3 @@ async def _housekeeping(
             if not failing:
                 log.exception("device housekeeping failed; retrying")
             failing = True
-
-
-@contextlib.asynccontextmanager
-async def background(coro: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
-    """Run a loop for the lifetime of the block; cancel and await it on exit."""
-    task = asyncio.create_task(coro, name=name)
-    task.add_done_callback(_report_crash)
-    try:
-        yield
-    finally:
-        task.cancel()
-        while not task.done():  # a library may have swallowed the first cancellation
-            await asyncio.wait([task], timeout=1.0)
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def _report_crash(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("%s stopped: %r", task.get_name(), task.exception())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -15,6 +14,7 @@ from appliance.inference.settings import PluginSpec, RunnerSettings
 from appliance.pipeline.camera import CameraPipeline
 from appliance.pipeline.settings import VisionPipelineSettings
 from appliance.store.events import EventStore
+from appliance.tasks import background
 
 log = logging.getLogger(__name__)
 
@@ -49,22 +49,11 @@ async def vision(
         yield {}
         return
     runner = Runner(with_model_cache(settings.runner, cache_dir), on_event=_log_runner_event)
-    async with runner:
+    async with runner, contextlib.AsyncExitStack() as stack:
         pipelines = {
             c.source.id: CameraPipeline(c, settings.processing, runner, events)
             for c in settings.cameras
         }
-        tasks = [asyncio.create_task(p.run(), name=f"camera {cid}") for cid, p in pipelines.items()]
-        for task in tasks:
-            task.add_done_callback(_report)
-        try:
-            yield pipelines
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _report(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("%s stopped: %r", task.get_name(), task.exception())
+        for camera_id, pipeline in pipelines.items():
+            await stack.enter_async_context(background(pipeline.run(), f"camera {camera_id}"))
+        yield pipelines
