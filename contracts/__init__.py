@@ -10,6 +10,7 @@ from contracts.errors import ContractError, TopicError
 from contracts.events import FarmEvent, FarmEventKind, Severity
 from contracts.ids import new_id
 from contracts.incidents import Incident, IncidentState
+from contracts.media import MediaKind, MediaRecord
 from contracts.registry import MESSAGES, decode
 from contracts.sync import (
     EnrolmentCode,
@@ -40,6 +41,8 @@ __all__ = [
     "FarmEventKind",
     "Incident",
     "IncidentState",
+    "MediaKind",
+    "MediaRecord",
     "RejectedEvent",
     "Severity",
     "SyncBatchRequest",

@@ -13,6 +13,7 @@ from contracts.commands import CommandAck, DeviceCommand
 from contracts.events import FarmEvent
 from contracts.ids import CorrelationId, Identifier
 from contracts.incidents import Incident
+from contracts.media import MediaRecord
 from contracts.telemetry import TelemetrySample
 
 
@@ -25,6 +26,7 @@ class EventType(StrEnum):
     INCIDENT_ACKNOWLEDGED = "incident.acknowledged"
     INCIDENT_ESCALATED = "incident.escalated"
     INCIDENT_RESOLVED = "incident.resolved"
+    MEDIA_READY = "incident.media_ready"
     TELEMETRY_DEVICE = "telemetry.device"
     TELEMETRY_SYSTEM = "telemetry.system"
     COMMAND_REQUESTED = "commands.requested"
@@ -40,6 +42,7 @@ PAYLOAD_MODELS: dict[EventType, type[ContractModel]] = {
     EventType.INCIDENT_ACKNOWLEDGED: Incident,
     EventType.INCIDENT_ESCALATED: Incident,
     EventType.INCIDENT_RESOLVED: Incident,
+    EventType.MEDIA_READY: MediaRecord,
     EventType.TELEMETRY_DEVICE: TelemetrySample,
     EventType.TELEMETRY_SYSTEM: TelemetrySample,
     EventType.COMMAND_REQUESTED: DeviceCommand,

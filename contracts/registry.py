@@ -14,6 +14,7 @@ from contracts.envelope import EventEnvelope
 from contracts.errors import ContractError
 from contracts.events import FarmEvent
 from contracts.incidents import Incident
+from contracts.media import MediaRecord
 from contracts.plugin import PluginManifest
 from contracts.sync import (
     EnrolmentCode,
@@ -32,6 +33,7 @@ MESSAGES: dict[str, type[ContractModel]] = {
         EventEnvelope,
         FarmEvent,
         Incident,
+        MediaRecord,
         DeviceCommand,
         CommandAck,
         TelemetrySample,

@@ -105,4 +105,47 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX telemetry_rollups_time ON telemetry_rollups (bucket_s, bucket_start);
     """,
+    # 4: local users, sessions and login throttling of the web UI (owner: web UI auth)
+    """
+    CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('farmer', 'technician')),
+        password_hash TEXT NOT NULL,
+        language TEXT,
+        created_at TEXT NOT NULL,
+        disabled_at TEXT
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        username TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+        csrf_token TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions (username);
+    """,
+    # 5: media files (clips, snapshots) of incidents, and their upload to central (owner: media)
+    """
+    CREATE TABLE media (
+        media_id TEXT PRIMARY KEY,
+        incident_id TEXT,
+        camera_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('clip', 'snapshot')),
+        content_type TEXT NOT NULL,
+        path TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('recording', 'ready', 'failed', 'evicted')),
+        size_bytes INTEGER,
+        sha256 TEXT,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        created_at TEXT NOT NULL,
+        uploaded_at TEXT,
+        upload_attempts INTEGER NOT NULL DEFAULT 0,
+        upload_error TEXT
+    );
+    CREATE INDEX media_incident ON media (incident_id);
+    CREATE INDEX media_upload ON media (state, uploaded_at, created_at);
+    CREATE INDEX media_age ON media (created_at);
+    """,
 ]

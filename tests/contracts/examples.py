@@ -28,6 +28,8 @@ from contracts import (
     FarmEventKind,
     Incident,
     IncidentState,
+    MediaKind,
+    MediaRecord,
     RejectedEvent,
     Severity,
     SyncBatchRequest,
@@ -58,6 +60,7 @@ COMMAND_ID = new_id()
 BATCH_ID = new_id()
 ACCEPTED_IDS = (new_id(), new_id())
 DUPLICATE_ID = new_id()
+MEDIA_ID = new_id()
 
 
 def make_farm_event() -> FarmEvent:
@@ -207,6 +210,20 @@ def make_plugin_manifest() -> PluginManifest:
     )
 
 
+def make_media_record() -> MediaRecord:
+    return MediaRecord(
+        media_id=MEDIA_ID,
+        incident_id=INCIDENT_ID,
+        camera_id=CAMERA_ID,
+        kind=MediaKind.CLIP,
+        content_type="video/mp4",
+        size_bytes=204_800,
+        sha256="ab" * 32,
+        started_at=OCCURRED_AT - timedelta(seconds=5),
+        ended_at=OCCURRED_AT + timedelta(seconds=10),
+    )
+
+
 PAYLOADS: dict[EventType, Callable[[], ContractModel]] = {
     EventType.FARM_EVENT: make_farm_event,
     EventType.INCIDENT_OPENED: make_incident,
@@ -221,6 +238,7 @@ PAYLOADS: dict[EventType, Callable[[], ContractModel]] = {
         acknowledged_by="farmer:anna",
         note="Neighbour's dog, returned to owner.",
     ),
+    EventType.MEDIA_READY: make_media_record,
     EventType.TELEMETRY_DEVICE: make_telemetry_sample,
     EventType.TELEMETRY_SYSTEM: make_system_sample,
     EventType.COMMAND_REQUESTED: make_device_command,
@@ -270,6 +288,7 @@ EXAMPLES: dict[str, Callable[[], ContractModel]] = {
     "EventEnvelope": make_event_envelope,
     "FarmEvent": make_farm_event,
     "Incident": make_incident,
+    "MediaRecord": make_media_record,
     "DeviceCommand": make_device_command,
     "CommandAck": make_command_ack,
     "TelemetrySample": make_telemetry_sample,

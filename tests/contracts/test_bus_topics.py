@@ -19,6 +19,7 @@ EXPECTED_TOPICS: dict[EventType, str | None] = {
     EventType.INCIDENT_ACKNOWLEDGED: "incident.acknowledged",
     EventType.INCIDENT_ESCALATED: "incident.escalated",
     EventType.INCIDENT_RESOLVED: "incident.resolved",
+    EventType.MEDIA_READY: "incident.media_ready",
     EventType.TELEMETRY_DEVICE: "telemetry.device",
     EventType.TELEMETRY_SYSTEM: "telemetry.system",
     EventType.COMMAND_REQUESTED: "commands.requested",

@@ -247,6 +247,24 @@ MALFORMED: list[Any] = [
         id="incident-naive-opened_at",
     ),
     pytest.param(
+        "MediaRecord",
+        lambda: mutated(example_json("MediaRecord"), sha256="not-a-digest"),
+        "sha256",
+        id="media-bad-sha256",
+    ),
+    pytest.param(
+        "MediaRecord",
+        lambda: mutated(example_json("MediaRecord"), kind="audio"),
+        "kind",
+        id="media-unknown-kind",
+    ),
+    pytest.param(
+        "MediaRecord",
+        lambda: mutated(example_json("MediaRecord"), size_bytes=0),
+        "size_bytes",
+        id="media-empty-file",
+    ),
+    pytest.param(
         "DeviceCommand",
         lambda: mutated(example_json("DeviceCommand"), expires_at=BEFORE),
         "expires_at",

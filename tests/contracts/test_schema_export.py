@@ -91,6 +91,7 @@ MALFORMED = [
     ),
     pytest.param("FarmEvent", _changed("FarmEvent", kind="unicorn"), id="farm-event-kind"),
     pytest.param("Incident", _changed("Incident", occurrences=0), id="incident-occurrences-0"),
+    pytest.param("MediaRecord", _changed("MediaRecord", size_bytes=0), id="media-size-0"),
     pytest.param(
         "DeviceCommand", _changed("DeviceCommand", action="Open Gate"), id="command-action"
     ),
