@@ -18,7 +18,8 @@ from contracts import EventType, Incident
 
 log = logging.getLogger(__name__)
 
-MqttAlert = Callable[[AlertRoute, Incident, str], Awaitable[None]]
+MqttAlert = Callable[[str, str, Incident], Awaitable[bool]]
+"""Publish (event id, event type, incident) on the alert topics; whether it was delivered."""
 Clock = Callable[[], datetime]
 
 _FIRING = {EventType.INCIDENT_OPENED, EventType.INCIDENT_ESCALATED}
@@ -76,14 +77,19 @@ class AlertDispatcher:
                 self.fired.pop(key, None)
             return [r for r in self.settings.routes if r.name in names]
         level = incident.escalation_level
+        fired = self.fired.setdefault(key, set())  # they hear of the escalation too
         chosen = [
             r
             for r in self.settings.routes
             if r.from_escalation_level == level
             and r.wants(incident.kind, incident.severity, self.clock())
         ]
-        self.fired.setdefault(key, set()).update(r.name for r in chosen)
-        return chosen
+        fired.update(r.name for r in chosen)
+        return [r for r in self.settings.routes if r.name in fired]
+
+    def replace_settings(self, settings: AlertSettings) -> None:
+        """Use new routes (and retry settings) for the incident changes from now on."""
+        self.settings = settings
 
     def handle(self, event: StoredEvent) -> None:
         incident = Incident.model_validate(event.payload)
@@ -96,8 +102,7 @@ class AlertDispatcher:
                 self.session, route, self.settings, str(event.id), alert_payload(event)
             )
         elif self.mqtt is not None:
-            await self.mqtt(route, incident, event.type.value)
-            ok = True
+            ok = await self.mqtt(str(event.id), event.type.value, incident)
         else:
             log.error("route %s wants MQTT but no MQTT link is running", route.name)
             ok = False

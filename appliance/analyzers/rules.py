@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from datetime import time
 from typing import ClassVar, Literal
 
@@ -12,6 +13,8 @@ from appliance.analyzers.base import ANIMALS, Analyzer, AnalyzerConfig, Finding,
 from appliance.vision.tracker import Track
 from appliance.vision.zones import ZoneKind
 from contracts import FarmEvent, FarmEventKind, Severity
+
+MOVED_SHARE = 0.3  # of the box height: farther than lying down moves the box centre
 
 
 def _herd_zones() -> list[ZoneKind]:
@@ -206,14 +209,19 @@ class AnimalDownConfig(AnalyzerConfig):
 
 
 class AnimalDownAnalyzer(Analyzer):
-    """A tracked animal lying still for `lying_s`, or not moving at all for `still_s`."""
+    """A tracked animal lying still for `lying_s`, or not moving at all for `still_s`.
+
+    Lying is judged against the animal's standing height where it stopped (heights change
+    with the distance to the camera, so a height from elsewhere in view means nothing), and
+    must hold for `lying_s` without a break: a box cut short for a moment is not lying."""
 
     key: ClassVar[str] = "animal_down"
     config_model: ClassVar[type[AnalyzerConfig]] = AnimalDownConfig
 
     def __init__(self, config: AnalyzerConfig, camera_id: str) -> None:
         super().__init__(config, camera_id)
-        self._standing_h: dict[int, float] = {}
+        self._standing: dict[int, tuple[float, tuple[float, float]]] = {}  # height, where
+        self._lying_since: dict[int, float] = {}
 
     def check(self, scene: Scene) -> list[Finding]:
         config = self.config
@@ -221,10 +229,20 @@ class AnimalDownAnalyzer(Analyzer):
         found = []
         for track in scene.tracks(config.labels):
             height = track.box[3] - track.box[1]
-            standing = self._standing_h[track.id] = max(self._standing_h.get(track.id, 0), height)
-            lying = height < config.lying_ratio * standing
             still = track.stationary_s
-            if (lying and still >= config.lying_s) or still >= config.still_s:
+            standing, where = self._standing.get(track.id, (height, track.centre))
+            if math.dist(where, track.centre) > MOVED_SHARE * height:  # heights here differ
+                standing, where = height, track.centre
+            standing = max(standing, height)
+            self._standing[track.id] = (standing, where)
+            lying = height < config.lying_ratio * standing
+            if lying:
+                self._lying_since.setdefault(track.id, scene.t)
+            else:
+                self._lying_since.pop(track.id, None)
+            lying_s = scene.t - self._lying_since.get(track.id, scene.t)
+            lying_long = lying and min(lying_s, still) >= config.lying_s
+            if lying_long or still >= config.still_s:
                 posture = "lying" if lying else "not moving"
                 found.append(
                     Finding(
@@ -242,7 +260,8 @@ class AnimalDownAnalyzer(Analyzer):
                     )
                 )
         for gone in scene.update.removed:
-            self._standing_h.pop(gone.id, None)
+            self._standing.pop(gone.id, None)
+            self._lying_since.pop(gone.id, None)
         return found
 
 
@@ -254,7 +273,11 @@ class HeadcountConfig(AnalyzerConfig):
 
 
 class HeadcountAnalyzer(Analyzer):
-    """Fewer animals in a pen than expected for longer than `hold_s`."""
+    """Fewer animals in a pen than expected for longer than `hold_s`.
+
+    Counts the animals seen on this frame (not tracks kept a while after they were lost), so
+    the hold starts when an animal goes; a full count again (a detection missed for a moment
+    coming back) ends it."""
 
     key: ClassVar[str] = "headcount"
     config_model: ClassVar[type[AnalyzerConfig]] = HeadcountConfig
@@ -266,10 +289,10 @@ class HeadcountAnalyzer(Analyzer):
     def check(self, scene: Scene) -> list[Finding]:
         config = self.config
         assert isinstance(config, HeadcountConfig)
-        counts = scene.zones.counts()
+        counts = Counter(z for t in scene.tracks(config.labels) for z in scene.zones.zones_of(t.id))
         found = []
         for zone, expected in config.expected.items():
-            seen = sum(n for label, n in counts.get(zone, {}).items() if label in config.labels)
+            seen = counts[zone]
             if seen >= expected:
                 self._low_since.pop(zone, None)
                 continue

@@ -134,6 +134,48 @@ def animal_down(rng: np.random.Generator, seconds: float) -> Plan:
     return Plan("animal_down", actors, [ConditionSpec("animal_down", down.track_id, "stops")])
 
 
+def headcount_drop(rng: np.random.Generator, seconds: float) -> Plan:
+    """One cow of four wanders off the left edge of the view (out of the camera's sight,
+    still outside any other zone): the pen holds fewer animals than expected."""
+    actors = _herd(rng, seconds, 4)
+    index = min(range(len(actors)), key=lambda i: actors[i].path.at(0.0)[0])
+    gone = actors[index]
+    leave, out = 0.3 * seconds, 0.3 * seconds + 8.0
+    start = gone.path.at(leave)
+    route = [start, (start[0] / 2, start[1] + 0.02), (-0.25, start[1] + 0.03)]
+    before = tuple(k for k in gone.path.keys if k.t < leave)
+    keys = (*before, *_timed(walk(leave, route, 1.0), leave, out))
+    actors[index] = Actor(gone.track_id, gone.sprite, Path(keys))
+    condition = ConditionSpec("headcount_drop", gone.track_id, "leaves_zone", "pen")
+    return Plan("headcount_drop", actors, [condition])
+
+
+TROUGH = ZoneSpec("trough", "trough", ((0.03, 0.49), (0.50, 0.49), (0.52, 0.61), (0.03, 0.61)))
+# (x, front y, trough y) per cow: two depths each, so the cows overlap only partly
+CROWDING_SPOTS = ((0.09, 0.74, 0.58), (0.21, 0.64, 0.52), (0.33, 0.74, 0.58), (0.45, 0.64, 0.52))
+
+
+def crowding(rng: np.random.Generator, seconds: float) -> Plan:
+    """Four cows graze in the middle of the pen, then walk one by one to the trough at the
+    back and stay: the third one makes it crowded (more than two)."""
+    actors = []
+    for i, (x, front_y, trough_y) in enumerate(CROWDING_SPOTS):
+        cell = [(x - 0.03, front_y - 0.02), (x + 0.03, front_y - 0.02)]
+        cell += [(x + 0.03, front_y + 0.02), (x - 0.03, front_y + 0.02)]
+        leave = (0.25 + 0.06 * i) * seconds
+        keys = graze(rng, random_point(rng, cell), 0.0, leave, cell, reach=0.02)
+        here = keys[-1]
+        spot = (x + float(rng.uniform(-0.01, 0.01)), trough_y)
+        walk_keys = walk(leave, [(here.x, here.y), spot], 1.0)
+        keys += _timed(walk_keys, leave + 0.1, leave + 6.0)
+        area = [(spot[0] - 0.02, trough_y - 0.01), (spot[0] + 0.02, trough_y - 0.01)]
+        area += [(spot[0] + 0.02, trough_y + 0.01), (spot[0] - 0.02, trough_y + 0.01)]
+        keys += graze(rng, spot, leave + 6.0, seconds, area, reach=0.01)[1:]
+        actors.append(Actor(i + 1, HERD_SPRITES[i % len(HERD_SPRITES)], Path(tuple(keys))))
+    condition = ConditionSpec("crowding", 3, "enters_zone", "trough")
+    return Plan("crowding", actors, [condition], zones=(*layout.ZONES, TROUGH))
+
+
 def _timed(keys: list[Key], start: float, end: float) -> list[Key]:
     """Rescale key times so the keys run from `start` to `end`."""
     span = max(keys[-1].t - keys[0].t, 1e-6)
@@ -146,6 +188,8 @@ PRESETS: dict[str, Builder] = {
     "intruder": intruder,
     "predator": predator,
     "animal_down": animal_down,
+    "headcount_drop": headcount_drop,
+    "crowding": crowding,
 }
 
 

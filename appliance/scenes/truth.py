@@ -12,7 +12,9 @@ from appliance.scenes.paths import inside
 SCHEMA_VERSION: Literal[1] = 1
 
 ZoneKind = Literal["pen", "pasture", "gate", "road", "restricted", "trough", "calving_pen"]
-ConditionKind = Literal["escape", "intruder", "predator", "animal_down"]
+ConditionKind = Literal[
+    "escape", "intruder", "predator", "animal_down", "headcount_drop", "crowding"
+]
 Point = tuple[int, int]
 BBox = tuple[int, int, int, int]
 

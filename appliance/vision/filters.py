@@ -94,6 +94,14 @@ class FilterSettings(_Section):
     classes: dict[str, ClassRulePatch] = Field(
         default_factory=dict, description="Per-label changes to the default rule."
     )
+    same_object_iou: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="A box overlapping a better-scored box of another label this much (IoU) is "
+        "the same object seen as two classes (a horse also called a dog): it is dropped. "
+        "Unset: keep both (the appliance's vision settings set it).",
+    )
 
     @model_validator(mode="after")
     def _class_rules_name_allowed_labels(self) -> FilterSettings:
@@ -118,6 +126,7 @@ class Profile:
 
     name: ProfileName
     rules: Mapping[str, ClassRule]
+    same_object_iou: float | None = None
 
     @property
     def allow(self) -> frozenset[str]:
@@ -144,7 +153,25 @@ class Profile:
 
     def apply(self, detections: Iterable[Detection], frame_aspect: float) -> list[Detection]:
         """The detections this profile keeps, in their order."""
-        return [d for d in detections if self.rejection(d, frame_aspect) is None]
+        kept = [d for d in detections if self.rejection(d, frame_aspect) is None]
+        limit = self.same_object_iou
+        if limit is None:
+            return kept
+        better = sorted(kept, key=lambda d: -d.score)
+        dropped = {
+            id(d)
+            for i, d in enumerate(better)
+            if any(o.label != d.label and _iou(o, d) >= limit for o in better[:i])
+        }
+        return [d for d in kept if id(d) not in dropped]
+
+
+def _iou(a: Detection, b: Detection) -> float:
+    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
+    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
+    inter = ix * iy
+    union = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def build_profile(
@@ -153,6 +180,7 @@ def build_profile(
     base: Mapping[str, ClassRule],
     default: ClassRulePatch | None = None,
     classes: Mapping[str, ClassRulePatch] | None = None,
+    same_object_iou: float | None = None,
 ) -> Profile:
     """Rules per allowed label: `base[label]`, then `default`, then `classes[label]` applied."""
     rules: dict[str, ClassRule] = {}
@@ -163,10 +191,16 @@ def build_profile(
         if classes is not None and label in classes:
             rule = rule.patched(classes[label])
         rules[label] = rule
-    return Profile(name=name, rules=MappingProxyType(rules))
+    return Profile(name=name, rules=MappingProxyType(rules), same_object_iou=same_object_iou)
 
 
 def day_profile(settings: FilterSettings) -> Profile:
     """The day-time profile of the filter settings."""
     base = dict.fromkeys(settings.allow, settings.default)
-    return build_profile("day", settings.allow, base, classes=settings.classes)
+    return build_profile(
+        "day",
+        settings.allow,
+        base,
+        classes=settings.classes,
+        same_object_iou=settings.same_object_iou,
+    )

@@ -114,7 +114,9 @@ def night_profile(filters: FilterSettings, night: NightSettings) -> Profile:
     day = day_profile(filters)
     allow = night.allow if night.allow is not None else filters.allow
     base = {label: day.rules.get(label, filters.default) for label in allow}
-    return build_profile("night", allow, base, night.default, night.classes)
+    return build_profile(
+        "night", allow, base, night.default, night.classes, filters.same_object_iou
+    )
 
 
 def mean_luma(frame_bgr: NDArray[np.uint8], step: int = 8) -> float:
@@ -129,14 +131,19 @@ class ProfileSelector:
     """Chooses the day or night profile for each frame of one camera (keeps the hysteresis)."""
 
     def __init__(self, filters: FilterSettings, night: NightSettings) -> None:
-        self.day = day_profile(filters)
+        self.replace(filters, night)
+        self._dark = False
+
+    def replace(self, filters: FilterSettings, night: NightSettings) -> None:
+        """Use new day and night rules from the next frame on; the darkness state is kept."""
+        day = day_profile(filters)
         try:
-            self.night = night_profile(filters, night)
+            night_rules = night_profile(filters, night)
         except (KeyError, ValueError) as err:
             raise VisionConfigError(f"night: {err}") from err
+        self.day, self.night = day, night_rules
         self._night = night
         self._zone = ZoneInfo(night.timezone) if night.timezone else None
-        self._dark = False
 
     @property
     def dark(self) -> bool:

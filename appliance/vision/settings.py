@@ -5,9 +5,32 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from appliance.vision.errors import VisionConfigError, describe
-from appliance.vision.filters import FilterSettings, check_labels_allowed
+from appliance.vision.filters import ClassRulePatch, FilterSettings, check_labels_allowed
 from appliance.vision.profile import NightSettings, night_profile
 from appliance.vision.tracker import TrackerSettings
+
+NIGHT_DARK_BELOW = 50.0  # mean luma; composed night scenes sit near 37, day near 113
+NIGHT_LIGHT_ABOVE = 70.0
+NIGHT_MIN_SCORE = 0.3  # the shipped SSD scores animals near 0.35 on dark, grainy frames
+
+
+SAME_OBJECT_IOU = 0.7
+
+
+def default_filters() -> FilterSettings:
+    """Day filters; one box seen as two labels keeps the better-scored one."""
+    return FilterSettings(same_object_iou=SAME_OBJECT_IOU)
+
+
+def default_night() -> NightSettings:
+    """Night by darkness, with a lower score threshold: the detector is less sure of itself on
+    dark, colourless, noisy frames (docs/models.md), and the tracker's confirmation (two hits)
+    and the analyzers' holds keep single wrong boxes from raising alarms."""
+    return NightSettings(
+        dark_below=NIGHT_DARK_BELOW,
+        light_above=NIGHT_LIGHT_ABOVE,
+        default=ClassRulePatch(min_score=NIGHT_MIN_SCORE),
+    )
 
 
 class VisionSettings(BaseModel):
@@ -16,10 +39,10 @@ class VisionSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     filters: FilterSettings = Field(
-        default_factory=FilterSettings, description="Day-time label allowlist and class rules."
+        default_factory=default_filters, description="Day-time label allowlist and class rules."
     )
     night: NightSettings = Field(
-        default_factory=NightSettings, description="When night applies and its rule changes."
+        default_factory=default_night, description="When night applies and its rule changes."
     )
     tracker: TrackerSettings = Field(
         default_factory=TrackerSettings, description="How detections become tracks."

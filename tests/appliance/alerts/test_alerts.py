@@ -130,7 +130,7 @@ async def test_escalation_chain_reaches_the_next_route_only_when_unacknowledged(
             return len(ui_gateway.delivered()) >= 1 and len(sms_gateway.delivered()) >= 1
 
         await eventually(siren_then_sms)
-        incident = (await client.get("/api/v1/incidents")).json()["items"][0]
+        incident = (await client.get("/api/v1/incidents", headers=AUTH)).json()["items"][0]
         await client.post(
             f"/api/v1/incidents/{incident['incident_id']}/acknowledge",
             json={"by": "anna"},
@@ -219,7 +219,7 @@ async def test_browser_push_delivers_incidents_and_replays_after_reconnect(
     appliance = await make_appliance()
     stream = f"{appliance.url}/api/v1/alerts/stream"
     async with (
-        aiohttp.ClientSession() as session,
+        aiohttp.ClientSession(headers=AUTH) as session,
         httpx.AsyncClient(base_url=appliance.url) as client,
     ):
         async with session.get(stream) as live:

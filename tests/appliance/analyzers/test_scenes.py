@@ -94,3 +94,32 @@ def test_crowding_needs_more_than_the_limit(scenes: Path) -> None:
     assert replay(truth, [CrowdingConfig(max_animals={"pasture": 10}, hold_s=1.0)]) == []
     crowded = replay(truth, [CrowdingConfig(max_animals={"pasture": 0}, hold_s=1.0)])
     assert {a.finding.event.kind for a in crowded} == {FarmEventKind.CROWDING}
+
+
+@pytest.mark.parametrize(
+    ("scene", "config"),
+    [
+        ("headcount_drop", HeadcountConfig(expected={"pen": 4}, hold_s=5.0)),
+        ("crowding", CrowdingConfig(max_animals={"trough": 2}, hold_s=5.0)),
+    ],
+)
+def test_count_rules_fire_on_their_scene_after_the_hold_and_nothing_else(
+    scenes: Path, scene: str, config: AnalyzerSettings
+) -> None:
+    truth = make_scene(scene, scenes, seconds=40)
+    [condition] = truth.conditions
+
+    alerts = replay(truth, [*ALL, config])
+
+    assert {a.finding.event.kind for a in alerts} == {FarmEventKind(condition.condition)}
+    latency = alerts[0].t - (condition.start_s + 5.0)
+    assert -1.0 <= latency <= 1.0
+
+
+def test_count_rules_stay_quiet_on_the_quiet_herd(scenes: Path) -> None:
+    truth = make_scene("herd_grazing", scenes)
+    configs: list[AnalyzerSettings] = [
+        HeadcountConfig(expected={"pen": 3}, labels=["cow"], hold_s=5.0),
+        CrowdingConfig(max_animals={"gate": 2}, hold_s=5.0),
+    ]
+    assert replay(truth, configs) == []

@@ -1,0 +1,37 @@
+"""How the alert-latency bench ties alerts to scripted events."""
+
+from __future__ import annotations
+
+import time
+
+from bench.alert_latency import HOLD_S, WAIT_S, Expected, latency_scenario, note
+from bench.farm_scenes import Scenario
+
+
+def expected(scenario: Scenario, captured_ago_s: float) -> Expected:
+    return Expected(scenario, "intruder", 42, {42: time.time() - captured_ago_s})
+
+
+def test_alert_of_the_camera_and_kind_is_timed_from_the_frame_capture() -> None:
+    scenario = latency_scenario("intruder", 1)
+    wanted = expected(scenario, 0.25)
+    note([wanted], "sse", f"{scenario.camera_id}:intruder:gate_apron:4", "intruder")
+    note([wanted], "mqtt", "other-cam:intruder:gate_apron:4", "intruder")
+    note([wanted], "mqtt", f"{scenario.camera_id}:predator:4", "predator")
+    latency = wanted.latency_ms("sse")
+    assert latency is not None
+    assert 250 <= latency < 250 + 60_000
+    assert wanted.latency_ms("mqtt") is None
+
+
+def test_alert_long_after_the_condition_is_not_counted() -> None:
+    scenario = latency_scenario("intruder", 1)
+    wanted = expected(scenario, WAIT_S + 1)
+    note([wanted], "sse", f"{scenario.camera_id}:intruder:gate_apron:4", "intruder")
+    assert wanted.arrived == {}
+
+
+def test_hold_rules_get_the_short_bench_hold() -> None:
+    configs = {c.type: c for c in latency_scenario("crowding", 1).analyzers}
+    assert configs["crowding"].hold_s == HOLD_S  # type: ignore[union-attr]
+    assert configs["animal_down"].lying_s == HOLD_S  # type: ignore[union-attr]
