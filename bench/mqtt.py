@@ -6,9 +6,11 @@ While a camera load runs in another process (two 1280x720 cameras at 10 fps thro
 camera health analysis and motion gate of `appliance/camera`), each of N devices logs in
 with its own credentials (ACLs on) and publishes a 1 msg/s QoS 1 telemetry sample; every
 5 s, 50 devices burst 10 messages each. A subscriber logged in as the appliance measures
-publish-to-deliver latency and counts what never arrived. Then one client floods 200-byte
+publish-to-deliver latency, counts what never arrived, and times each burst from its first
+send to the arrival of its last message (burst drain). Then one client floods 200-byte
 QoS 0 messages for a few seconds and the subscriber's receive rate is the flood throughput.
-The embedded broker runs in its own process (as in the appliance); device hashes use a cheap
+The embedded broker runs in its own process (the appliance runs it inside its own process,
+next to the web server and pipelines: see docs/adr/0005-device-broker.md); device hashes use a cheap
 scrypt cost so that setting up 500 devices takes seconds (logins still verify them).
 
 Last line: `BENCH mqtt devices=<n> p99_ms=<embedded p99 publish-to-deliver> lost=<n>
@@ -222,6 +224,7 @@ class Result:
     published: int
     lost: int
     flood_msgs_s: float
+    burst_drain_ms: list[float]
 
 
 async def device_load(
@@ -238,23 +241,24 @@ async def device_load(
     print("connected", flush=True)
     counters = dict.fromkeys(clients, 0)
 
-    def send(device_id: str) -> None:
+    def send(device_id: str, burst: int = -1) -> None:
         n = counters[device_id]
         counters[device_id] = n + 1
-        body = json.dumps({"d": device_id, "n": n, "t": time.time(), "pad": "x" * 80})
+        body = json.dumps({"d": device_id, "n": n, "t": time.time(), "b": burst, "pad": "x" * 70})
         clients[device_id].publish(f"{root}/dev/{device_id}/telemetry", body.encode(), 1)
 
     names = list(clients)
     began = time.monotonic()
     next_burst = began + BURST_EVERY_S
-    tick = 0
+    tick = bursts = 0
     while time.monotonic() - began < seconds:
         for device_id in names[tick % 10 :: 10]:  # each device once a second, spread out
             send(device_id)
         if time.monotonic() >= next_burst:
             for device_id in names[:BURST_DEVICES]:
                 for _ in range(BURST_SIZE):
-                    send(device_id)
+                    send(device_id, bursts)
+            bursts += 1
             names = names[BURST_DEVICES:] + names[:BURST_DEVICES]
             next_burst += BURST_EVERY_S
         tick += 1
@@ -273,10 +277,15 @@ async def run_load(
     seconds: float,
 ) -> Result:
     received: dict[tuple[str, int], float] = {}
+    bursts: dict[int, tuple[float, float]] = {}  # burst -> (first sent, last received)
 
     def on_message(topic: str, payload: bytes) -> None:
         message = json.loads(payload)
-        received[(message["d"], message["n"])] = (time.time() - message["t"]) * 1000
+        now = time.time()
+        received[(message["d"], message["n"])] = (now - message["t"]) * 1000
+        if message["b"] >= 0:
+            sent, last = bursts.get(message["b"], (message["t"], now))
+            bursts[message["b"]] = (min(sent, message["t"]), max(last, now))
 
     client_id, username, password = appliance
     subscriber = await Client.connect(address, client_id, username, password)
@@ -300,7 +309,8 @@ async def run_load(
         await asyncio.sleep(0.05)
     flood = await run_flood(address, root, subscriber, appliance)
     await subscriber.close()
-    return Result(list(received.values()), published, published - len(received), flood)
+    drain_ms = [(last - sent) * 1000 for sent, last in bursts.values()]
+    return Result(list(received.values()), published, published - len(received), flood, drain_ms)
 
 
 async def run_flood(
@@ -376,7 +386,9 @@ async def main(count: int, seconds: float) -> None:
             f"{name}: {result.published} messages from {count} devices in {seconds:.0f} s, "
             f"p50 {statistics.median(result.latencies_ms or [0]):.1f} ms, "
             f"p99 {p99(result.latencies_ms):.1f} ms, lost {result.lost}, "
-            f"flood {result.flood_msgs_s:.0f} msg/s"
+            f"flood {result.flood_msgs_s:.0f} msg/s, burst drain median "
+            f"{statistics.median(result.burst_drain_ms or [0]):.0f} ms max "
+            f"{max(result.burst_drain_ms, default=0):.0f} ms"
         )
     ratio = embedded.flood_msgs_s / mosquitto.flood_msgs_s if mosquitto.flood_msgs_s else 0.0
     print(

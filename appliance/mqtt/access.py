@@ -2,9 +2,9 @@
 
 Devices log in with their device id as username and client id and the secret given at
 provisioning; a device publishes only its own telemetry, state, availability and command
-acks, and subscribes only to its own command topic. The appliance's internal clients log in
-as `_appliance` (an id no device can have) with a secret generated at every start, and may
-use every topic. Anonymous clients are refused.
+acks, and subscribes only to its own command topic and to the alert tree (read-only). The
+appliance's internal clients log in as `_appliance` (an id no device can have) with a secret
+generated at every start, and may use every topic. Anonymous clients are refused.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from appliance.devices.credentials import SecretHasher
 from appliance.mqtt.metrics import BrokerCounters
 from contracts.errors import TopicError
 from contracts.ids import IDENTIFIER_PATTERN
-from contracts.mqtt import DeviceTopicKind, device_topic, parse_device_topic
+from contracts.mqtt import DeviceTopicKind, device_topic, is_alert_filter, parse_device_topic
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,8 @@ class AccessPolicy:
             except TopicError:
                 return False
             return parsed.device_id == device_id and parsed.kind in DEVICE_PUBLISHES
+        if is_alert_filter(topic, root=self.root):  # sirens and lights follow alerts
+            return True
         return topic == device_topic(device_id, DeviceTopicKind.COMMAND, root=self.root)
 
     async def _authenticate_appliance(

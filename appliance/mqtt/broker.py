@@ -7,12 +7,14 @@ from typing import Any
 
 from amqtt.session import Session
 
-from appliance.mqtt.access import AccessPolicy, Action
+from appliance.mqtt.access import AccessPolicy, Action, Principal
 from appliance.mqtt.device_broker import BrokerLimits, DeviceBroker
 from appliance.mqtt.plugins import DeviceAclPlugin, DeviceAuthPlugin, principal_of
 from appliance.mqtt.settings import MqttSettings
 
 log = logging.getLogger(__name__)
+
+_ALLOWED_CACHE_SIZE = 50_000
 
 
 def _plugin_path(plugin: type) -> str:
@@ -58,6 +60,7 @@ class EmbeddedBroker:
         self.settings = settings
         self.policy = policy
         self._broker: DeviceBroker | None = None
+        self._allowed: set[tuple[Principal | None, Action, str]] = set()
 
     async def start(self) -> None:
         broker = DeviceBroker(
@@ -89,7 +92,20 @@ class EmbeddedBroker:
         return self._broker.connected_clients() if self._broker is not None else 0
 
     def _acl(self, session: Session, topic: str, action: str) -> bool:
-        return self.policy.allows(principal_of(session), Action(action), topic)
+        return self._allows(principal_of(session), Action(action), topic)
 
     def _may_receive(self, session: Session, topic: str) -> bool:
-        return self.policy.allows(principal_of(session), Action.RECEIVE, topic)
+        return self._allows(principal_of(session), Action.RECEIVE, topic)
+
+    def _allows(self, principal: Principal | None, action: Action, topic: str) -> bool:
+        """The policy's answer; granted ones are remembered (the rules depend only on the
+        principal and the topic; refusals always reach the policy, which counts them)."""
+        key = (principal, action, topic)
+        if key in self._allowed:
+            return True
+        if not self.policy.allows(principal, action, topic):
+            return False
+        if len(self._allowed) >= _ALLOWED_CACHE_SIZE:
+            self._allowed.clear()
+        self._allowed.add(key)
+        return True

@@ -290,3 +290,59 @@ class SilentDevice:
     def close(self) -> None:
         if self.sock is not None:
             self.sock.close()
+
+
+class SlowSubscriber:
+    """An asyncio byte-level subscriber that acknowledges QoS 1 messages only when told to."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def connect(self, packet: bytes) -> bytes:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writer.write(packet)
+        header, body = await self._read_packet()
+        return bytes([header, len(body)]) + body
+
+    async def _read_packet(self) -> tuple[int, bytes]:
+        assert self.reader is not None
+        header = (await self.reader.readexactly(1))[0]
+        length, multiplier = 0, 1
+        while True:
+            byte = (await self.reader.readexactly(1))[0]
+            length += (byte & 0x7F) * multiplier
+            multiplier *= 128
+            if not byte & 0x80:
+                break
+        return header, await self.reader.readexactly(length)
+
+    async def subscribe(self, topic: str, qos: int) -> bytes:
+        assert self.writer is not None
+        body = struct.pack("!H", 1) + _string(topic.encode()) + bytes([qos])
+        self.writer.write(bytes([0x82]) + _remaining_length(len(body)) + body)
+        return (await self._read_packet())[1]
+
+    async def next_publish(self, seconds: float = 10.0) -> RawPublish:
+        """The next PUBLISH (not acknowledged); TimeoutError when none comes in `seconds`."""
+        async with asyncio.timeout(seconds):
+            while True:
+                header, body = await self._read_packet()
+                if header >> 4 == 3:
+                    break
+        qos = (header >> 1) & 0x03
+        length = struct.unpack("!H", body[:2])[0]
+        topic = body[2 : 2 + length].decode()
+        rest = body[2 + length :]
+        packet_id = struct.unpack("!H", rest[:2])[0] if qos else None
+        return RawPublish(topic, rest[2:] if qos else rest, qos, bool(header & 0x08), packet_id)
+
+    def acknowledge(self, message: RawPublish) -> None:
+        assert self.writer is not None
+        assert message.packet_id is not None
+        self.writer.write(b"\x40\x02" + struct.pack("!H", message.packet_id))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
