@@ -7,7 +7,8 @@ A plugin has a `key`, a typed config model whose `type` is `Literal[key]`, and s
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,6 +24,24 @@ class PluginConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     type: str
+
+
+@dataclass(frozen=True)
+class FrameFit:
+    """A plugin's first step on a frame: resize it for a `width` x `height` model input,
+    stretched or letterboxed (aspect kept). The runner may do that resize before the frame
+    crosses shared memory: `infer` then gives the same detections on a smaller copy."""
+
+    width: int
+    height: int
+    resize: Literal["stretch", "letterbox"]
+
+    def size_for(self, width: int, height: int) -> tuple[int, int]:
+        """The size (width, height) a `width` x `height` frame is resized to."""
+        if self.resize == "stretch":
+            return self.width, self.height
+        ratio = min(self.width / width, self.height / height)
+        return round(width * ratio), round(height * ratio)
 
 
 class Detector(ABC):
@@ -42,6 +61,10 @@ class Detector(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release runtime resources."""
+
+    def frame_fit(self) -> FrameFit | None:
+        """How `infer` resizes frames first, when the runner may do it ahead (after load)."""
+        return None
 
     @classmethod
     def parse_config(cls, raw: dict[str, Any]) -> PluginConfig:

@@ -14,11 +14,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from appliance.inference.errors import DeadlineExceeded, InvalidFrame, UnknownPlugin
-from appliance.inference.protocol import DetectRequest, ResultMessage
+from appliance.inference.protocol import DetectRequest, FrameFitMessage, ResultMessage
 from appliance.inference.settings import RunnerSettings
 from appliance.inference.shm import FrameRing
 from appliance.inference.supervisor import PluginSupervisor
 from contracts.vision import Detection
+from plugins.base import FrameFit
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ class RunnerClient:
         loop = asyncio.get_running_loop()
         timeout = self.settings.request_timeout_s if deadline_s is None else deadline_s
         deadline = loop.time() + timeout  # the loop clock is time.monotonic()
-        ring = self._ring(camera_id, frame_bgr.nbytes)
+        width, height = send_size(frame_bgr, supervisor.fit)
+        ring = self._ring(camera_id, width * height * 3)
         try:
             async with asyncio.timeout_at(deadline):
                 slot = await ring.acquire()
@@ -65,8 +67,7 @@ class RunnerClient:
             ) from None
         try:
             link = supervisor.link_for_request()
-            offset = ring.write(slot, frame_bgr)
-            height, width, _ = frame_bgr.shape
+            offset = ring.write(slot, frame_bgr, (width, height))
             request = DetectRequest(
                 id=next(self._ids),
                 camera=camera_id,
@@ -125,6 +126,16 @@ async def _wait(future: asyncio.Future[ResultMessage], deadline: float, where: s
         raise DeadlineExceeded(f"{where}: no result by the deadline")
     result = future.result()
     return DetectResult(detections=result.detections, infer_ms=result.infer_ms)
+
+
+def send_size(frame: NDArray[np.uint8], fit: FrameFitMessage | None) -> tuple[int, int]:
+    """The size (width, height) to send `frame` at: the plugin's own first resize when that
+    makes it smaller (the plugin then sees what it would have made of the full frame)."""
+    height, width = frame.shape[:2]
+    if fit is None:
+        return width, height
+    fitted = FrameFit(fit.width, fit.height, fit.resize).size_for(width, height)
+    return fitted if fitted[0] * fitted[1] < width * height else (width, height)
 
 
 def _check_frame(frame: NDArray[np.uint8]) -> None:

@@ -41,11 +41,20 @@ class DetectRequest(_Message):
     deadline: float
 
 
+class FrameFitMessage(_Message):
+    """The plugin's first resize (see `plugins.base.FrameFit`): the sender may do it instead."""
+
+    width: int = Field(gt=0, le=8192)
+    height: int = Field(gt=0, le=8192)
+    resize: Literal["stretch", "letterbox"]
+
+
 class StatusMessage(_Message):
     t: Literal["status"] = "status"
     state: Literal["loading", "ready", "failed"]
     reason: str = ""
     pid: int
+    fit: FrameFitMessage | None = None  # with `ready`: frames may be sent pre-resized
 
 
 class Heartbeat(_Message):

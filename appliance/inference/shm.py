@@ -17,6 +17,7 @@ from collections import OrderedDict
 from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -61,13 +62,23 @@ class FrameRing:
         if self.retired and self.busy == 0:
             self.close()
 
-    def write(self, slot: int, frame: NDArray[np.uint8]) -> int:
-        """Copy `frame` into `slot`; returns the slot's byte offset in the segment."""
+    def write(
+        self, slot: int, frame: NDArray[np.uint8], size: tuple[int, int] | None = None
+    ) -> int:
+        """Copy `frame` into `slot`, resized to `size` (width, height) if given, as the
+        plugin's own first resize would (bilinear); returns the slot's byte offset."""
         offset = slot * self.slot_bytes
-        view: NDArray[np.uint8] = np.ndarray(
-            frame.shape, dtype=np.uint8, buffer=self.shm.buf, offset=offset
-        )
-        np.copyto(view, frame)
+        height, width = frame.shape[:2]
+        if size is None or size == (width, height):
+            view: NDArray[np.uint8] = np.ndarray(
+                frame.shape, dtype=np.uint8, buffer=self.shm.buf, offset=offset
+            )
+            np.copyto(view, frame)
+        else:
+            view = np.ndarray(
+                (size[1], size[0], 3), dtype=np.uint8, buffer=self.shm.buf, offset=offset
+            )
+            cv2.resize(frame, size, dst=view, interpolation=cv2.INTER_LINEAR)
         del view  # no buffer export may outlive the call, or close() fails
         return offset
 

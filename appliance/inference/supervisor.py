@@ -30,7 +30,7 @@ from appliance.inference.errors import (
     RunnerUnavailable,
 )
 from appliance.inference.link import WorkerLink
-from appliance.inference.protocol import StatusMessage
+from appliance.inference.protocol import FrameFitMessage, StatusMessage
 from appliance.inference.settings import PluginSpec, RunnerSettings
 from appliance.inference.status import EventKind, PluginState, PluginStatus, RunnerEvent
 
@@ -67,6 +67,7 @@ class PluginSupervisor:
         self.state = PluginState.STOPPED
         self.reason = ""
         self.link: WorkerLink | None = None
+        self.fit: FrameFitMessage | None = None  # the serving worker's; frames may be pre-sized
         self.pid: int | None = None
         self.crash_times: deque[float] = deque()
         self.restarts = 0
@@ -181,6 +182,7 @@ class PluginSupervisor:
         if message.state == "loading":
             self._set(PluginState.LOADING, "")
         elif message.state == "ready":
+            self.fit = message.fit
             self._set(PluginState.READY, "")
             if self._down_since is None:
                 self._emit("ready", f"worker pid {message.pid}")

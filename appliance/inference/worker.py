@@ -6,16 +6,19 @@
 The supervisor binds the socket and hands the listening descriptor over. The worker accepts
 one connection, says `loading`, loads the plugin, says `ready` (or `failed` with the reason,
 then exits), and answers detect requests one at a time, in order, dropping those whose deadline
-has passed. A thread sends heartbeats meanwhile. When the connection closes the worker exits.
+has passed. The main thread reads the requests itself (no hand-off to another thread: one
+wake-up per request, not two); the socket buffer is the queue. A thread sends heartbeats
+meanwhile and ends the process if the appliance is gone (the worker was re-parented), even
+when the plugin is stuck in `infer`. When the connection closes the worker exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
-import queue
 import socket
 import sys
 import threading
@@ -28,6 +31,7 @@ from appliance.inference.errors import ProtocolError
 from appliance.inference.protocol import (
     DetectRequest,
     ErrorMessage,
+    FrameFitMessage,
     Heartbeat,
     ResultMessage,
     StatusMessage,
@@ -43,7 +47,6 @@ from plugins.errors import PluginError
 log = logging.getLogger("appliance.inference.worker")
 
 EXIT_REFUSED = 3  # config or load failed: restarting will not help
-EXIT_ORPHANED_AFTER_S = 2.0  # connection gone but infer still running: leave anyway
 
 
 class Channel:
@@ -83,25 +86,34 @@ def build_plugin(config: dict[str, object], extra_modules: list[str]) -> Detecto
     return detector
 
 
-def heartbeat(channel: Channel, interval_s: float, stop: threading.Event) -> None:
-    while not stop.wait(interval_s):
-        try:
-            channel.send(Heartbeat())
-        except OSError:
-            return
-
-
-def read_requests(sock: socket.socket, requests: queue.Queue[bytes | None]) -> None:
-    """Queue every request body; on EOF queue None and make sure the process goes."""
+def frame_fit(detector: Detector) -> FrameFitMessage | None:
+    """The plugin's first resize, which the appliance may then do before sending a frame."""
     try:
-        while (body := recv_body(sock)) is not None:
-            requests.put(body)
+        fit = detector.frame_fit()
+        if fit is None:
+            return None
+        return FrameFitMessage(width=fit.width, height=fit.height, resize=fit.resize)
+    except (PluginError, ValidationError, ValueError) as err:
+        log.warning("plugin frame fit ignored (full frames will be sent): %r", err)
+        return None
+
+
+def heartbeat(channel: Channel, interval_s: float, stop: threading.Event, parent: int) -> None:
+    while not stop.wait(interval_s):
+        if os.getppid() != parent:
+            # the appliance died; the main thread may be stuck in a plugin's infer
+            os._exit(0)
+        with contextlib.suppress(OSError):  # connection gone: keep watching the parent
+            channel.send(Heartbeat())
+
+
+def next_request(sock: socket.socket) -> bytes | None:
+    """The next request body; None when the appliance closed the connection (or it broke)."""
+    try:
+        return recv_body(sock)
     except (OSError, ProtocolError) as err:
         log.warning("connection failed: %r", err)
-    requests.put(None)
-    # the main thread may be stuck in a plugin's infer: do not outlive the appliance for long
-    time.sleep(EXIT_ORPHANED_AFTER_S)
-    os._exit(0)
+        return None
 
 
 def answer(
@@ -151,9 +163,8 @@ def _request_id(body: bytes) -> int:
 def serve(sock: socket.socket, args: argparse.Namespace) -> int:
     channel = Channel(sock)
     stop = threading.Event()
-    threading.Thread(
-        target=heartbeat, args=(channel, args.heartbeat_s, stop), daemon=True, name="heartbeat"
-    ).start()
+    beat = (channel, args.heartbeat_s, stop, os.getppid())
+    threading.Thread(target=heartbeat, args=beat, daemon=True, name="heartbeat").start()
     channel.send(StatusMessage(state="loading", pid=os.getpid()))
     try:
         detector = build_plugin(json.loads(args.config), args.extra_module)
@@ -162,15 +173,13 @@ def serve(sock: socket.socket, args: argparse.Namespace) -> int:
         channel.send(StatusMessage(state="failed", reason=str(err), pid=os.getpid()))
         stop.set()
         return EXIT_REFUSED
-    requests: queue.Queue[bytes | None] = queue.Queue()
-    threading.Thread(
-        target=read_requests, args=(sock, requests), daemon=True, name="reader"
-    ).start()
-    channel.send(StatusMessage(state="ready", pid=os.getpid()))
+    channel.send(StatusMessage(state="ready", pid=os.getpid(), fit=frame_fit(detector)))
     maps = SegmentMaps()
     try:
-        while (body := requests.get()) is not None:
+        while (body := next_request(sock)) is not None:
             channel.send(answer(args.name, detector, maps, body))
+    except (BrokenPipeError, ConnectionResetError):
+        log.info("connection closed while answering")  # the appliance stopped or replaced us
     except OSError as err:
         log.warning("connection lost: %r", err)
     finally:

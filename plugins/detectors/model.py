@@ -6,10 +6,11 @@ import logging
 from pathlib import Path
 from typing import ClassVar, Literal
 
+import numpy as np
 from pydantic import Field
 
 from contracts.vision import Detection
-from plugins.base import Detector, Frame, PluginConfig
+from plugins.base import Detector, Frame, FrameFit, PluginConfig
 from plugins.bundle import Bundle, load_bundle
 from plugins.decoders import decode_outputs
 from plugins.errors import PluginError
@@ -64,6 +65,11 @@ class ModelDetector(Detector):
             precision=self.settings.precision,
         )
         self._bundle, self._runtime, self._labels = bundle, runtime, bundle.labels()
+        # The first inference builds the runtime's kernels and lays out its weights (seconds on
+        # a busy box, and most of the memory): do it now, so the first frame is not late.
+        spec = manifest.input
+        runtime.infer(preprocess(np.zeros((spec.height, spec.width, 3), np.uint8), spec)[0])
+        runtime.trim()
         log.info(
             "loaded bundle %s %s on %s (%s, %s)",
             manifest.name,
@@ -89,6 +95,10 @@ class ModelDetector(Detector):
 
     def close(self) -> None:
         self._runtime = None
+
+    def frame_fit(self) -> FrameFit | None:
+        spec = self.bundle.manifest.input
+        return FrameFit(spec.width, spec.height, spec.resize)
 
     def infer(self, frame: Frame) -> list[Detection]:
         if self._bundle is None or self._runtime is None:

@@ -26,6 +26,10 @@ class Runtime(Protocol):
         """Run the model on one input tensor; outputs by name (without a `:0` suffix)."""
         ...
 
+    def trim(self) -> None:
+        """After the first inference: let go of load-time memory the runtime no longer reads."""
+        ...
+
 
 def open_runtime(
     kind: str,

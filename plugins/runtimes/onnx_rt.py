@@ -31,6 +31,9 @@ class OnnxRuntime:
         self._outputs = [o.name for o in self._session.get_outputs()]
         self.output_names = [clean_name(n) for n in self._outputs]
 
+    def trim(self) -> None:
+        """Nothing to drop: ONNX Runtime reads the model into its own memory."""
+
     def infer(self, tensor: Tensor) -> dict[str, Tensor]:
         values = self._session.run(self._outputs, {self._input: tensor})
         return {clean_name(n): np.asarray(v) for n, v in zip(self._outputs, values, strict=True)}

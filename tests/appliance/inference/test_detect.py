@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import cv2
 import numpy as np
 import pytest
 
@@ -101,3 +102,27 @@ async def test_an_exception_in_infer_fails_that_request_only(make_runner: MakeRu
     assert result.detections[0].label == expected_label(frame)
     status = started.runner.status()["raises"]
     assert (status.state, status.pid, status.restarts) == (PluginState.READY, pid, 0)
+
+
+@pytest.mark.parametrize(("resize", "size"), [("stretch", (320, 240)), ("letterbox", (320, 180))])
+async def test_a_frame_crosses_at_the_plugins_own_first_resize(
+    make_runner: MakeRunner, resize: str, size: tuple[int, int]
+) -> None:
+    started = await make_runner(make_settings({"type": "fake-boxes", "fit": resize}))
+    frame = make_frame(720, 1280, 7)
+
+    result = await started.runner.detect("cam-1", frame)
+
+    resized = np.asarray(cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
+    assert [d.label for d in result.detections] == [expected_label(resized)]
+
+
+async def test_a_frame_smaller_than_the_plugins_input_crosses_as_it_is(
+    make_runner: MakeRunner,
+) -> None:
+    started = await make_runner(make_settings({"type": "fake-boxes", "fit": "letterbox"}))
+    frame = make_frame(120, 160, 8)
+
+    result = await started.runner.detect("cam-1", frame)
+
+    assert [d.label for d in result.detections] == [expected_label(frame)]

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import Field
 
 from contracts.vision import Detection
-from plugins.base import Detector, Frame, PluginConfig
+from plugins.base import Detector, Frame, FrameFit, PluginConfig
 from plugins.errors import PluginError
 
 MARK = (0, 0, 255)  # BGR red
@@ -49,6 +49,9 @@ def triggered(frame: Frame, trigger: Trigger) -> bool:
 class FakeBoxesConfig(PluginConfig):
     type: Literal["fake-boxes"] = "fake-boxes"
     fail_load: bool = Field(default=False, description="Refuse to load (a missing model).")
+    fit: Literal["stretch", "letterbox"] | None = Field(
+        default=None, description="Declare a 320x240 first resize (frames may come pre-sized)."
+    )
 
 
 class FakeBoxes(Detector):
@@ -62,6 +65,10 @@ class FakeBoxes(Detector):
 
     def infer(self, frame: Frame) -> list[Detection]:
         return [describe(frame)]
+
+    def frame_fit(self) -> FrameFit | None:
+        assert isinstance(self.config, FakeBoxesConfig)
+        return None if self.config.fit is None else FrameFit(320, 240, self.config.fit)
 
 
 class AbortConfig(PluginConfig):
