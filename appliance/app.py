@@ -11,21 +11,30 @@ from aiohttp import web
 
 from appliance import keys
 from appliance.alerts.dispatcher import AlertDispatcher
+from appliance.alerts.mqtt import MqttAlerts
 from appliance.demo.devices import run_simulated_sensors
 from appliance.demo.source import run_scripted_source
 from appliance.devices.context import devices_context, embedded_address
 from appliance.incidents.engine import IncidentEngine
+from appliance.media import media_context
+from appliance.overrides import Overrides, apply_stored
 from appliance.pipeline.context import PIPELINES, vision
 from appliance.settings import ApplianceSettings
 from appliance.store import Database, EventStore
 from appliance.store.kv import KeyValue
 from appliance.sync.agent import SyncAgent
 from appliance.sync.client import CentralClient
+from appliance.sync.desired import DESIRED, DesiredStatePuller
 from appliance.sync.identity import IdentityStore
+from appliance.sync.media import MediaQueue, MediaUploader
 from appliance.tasks import background
+from appliance.web import auth as auth_routes
+from appliance.web import cameras as camera_routes
 from appliance.web import devices as device_routes
 from appliance.web import incidents as incident_routes
-from appliance.web import push
+from appliance.web import media as media_routes
+from appliance.web import push, settings_api, system
+from appliance.web import ui as ui_routes
 from appliance.web.api import errors_middleware, routes
 
 log = logging.getLogger(__name__)
@@ -34,14 +43,37 @@ Context = Callable[[web.Application], contextlib.AbstractAsyncContextManager[Non
 
 
 def create_app(settings: ApplianceSettings) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=1024**2)
+    app = web.Application(
+        middlewares=[errors_middleware, auth_routes.auth_middleware], client_max_size=1024**2
+    )
     app[keys.SETTINGS] = settings
     app.add_routes(routes)
+    app.add_routes(auth_routes.routes)
     app.add_routes(incident_routes.routes)
+    app.add_routes(media_routes.routes)
     app.add_routes(device_routes.routes)
     app.add_routes(push.routes)
+    app.add_routes(ui_routes.routes)
+    app.add_routes(camera_routes.routes)
+    app.add_routes(settings_api.routes)
+    app.add_routes(system.routes)
+    app.on_shutdown.append(camera_routes.stop_live_views)
     app.cleanup_ctx.extend(
-        [_store, _central, devices_context, _incidents, _alerts, _vision, _sync, _demo]
+        [
+            _store,
+            _overrides,
+            auth_routes.auth_context,
+            _central,
+            devices_context,
+            _incidents,
+            _media,
+            _alerts,
+            _vision,
+            camera_routes.cameras_context,
+            _sync,
+            _media_upload,
+            _demo,
+        ]
     )
     return app
 
@@ -54,6 +86,14 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     app[keys.IDENTITIES] = IdentityStore(KeyValue(db))
     yield
     await db.close()
+
+
+async def _overrides(app: web.Application) -> AsyncIterator[None]:
+    """Lay the zones and settings changed from the UI over the settings file."""
+    overrides = Overrides(KeyValue(app[keys.DATABASE]))
+    app[keys.OVERRIDES] = overrides
+    app[keys.SETTINGS] = await apply_stored(app[keys.SETTINGS], overrides)
+    yield
 
 
 async def _central(app: web.Application) -> AsyncIterator[None]:
@@ -71,9 +111,18 @@ async def _incidents(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _media(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    async with media_context(settings.media, app[keys.EVENTS], settings.data_dir) as media:
+        app[keys.MEDIA] = media
+        yield
+
+
 async def _alerts(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    mqtt_alerts = MqttAlerts(app[keys.MQTT].publish, settings.alerts, root=settings.mqtt.root)
     dispatcher = AlertDispatcher(
-        app[keys.EVENTS].hub, app[keys.SETTINGS].alerts, app[keys.HTTP_SESSION]
+        app[keys.EVENTS].hub, settings.alerts, app[keys.HTTP_SESSION], mqtt=mqtt_alerts.deliver
     )
     app[keys.ALERTS] = dispatcher
     async with background(dispatcher.run(), "alert dispatcher"):
@@ -83,7 +132,8 @@ async def _alerts(app: web.Application) -> AsyncIterator[None]:
 async def _vision(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     cache = settings.data_dir / "model-cache"
-    async with vision(settings.vision, app[keys.EVENTS], cache) as pipelines:
+    recorder = app[keys.MEDIA].recorder
+    async with vision(settings.vision, app[keys.EVENTS], cache, recorder) as pipelines:
         app[PIPELINES] = pipelines
         yield
 
@@ -93,7 +143,33 @@ async def _sync(app: web.Application) -> AsyncIterator[None]:
         app[keys.EVENTS], app[keys.IDENTITIES], app[keys.CENTRAL], app[keys.SETTINGS].sync
     )
     app[keys.SYNC] = agent
-    async with background(agent.run(), "sync agent"):
+    puller = DesiredStatePuller(
+        app[keys.IDENTITIES],
+        app[keys.CENTRAL],
+        app[keys.COMMANDS],
+        KeyValue(app[keys.DATABASE]),
+        app[keys.EVENTS].hub,
+        app[keys.SETTINGS].sync,
+    )
+    app[DESIRED] = puller
+    async with (
+        background(agent.run(), "sync agent"),
+        background(puller.run(), "desired state"),
+    ):
+        yield
+
+
+async def _media_upload(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    uploader = MediaUploader(
+        MediaQueue(app[keys.DATABASE], settings.data_dir),
+        app[keys.EVENTS],
+        app[keys.IDENTITIES],
+        app[keys.CENTRAL],
+        settings.sync,
+    )
+    app[keys.MEDIA_UPLOADER] = uploader
+    async with background(uploader.run(), "media uploader"):
         yield
 
 

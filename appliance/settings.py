@@ -15,9 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from appliance.alerts.settings import AlertSettings
+from appliance.auth.settings import AuthSettings
 from appliance.devices.settings import DeviceSettings
 from appliance.errors import SettingsError
 from appliance.incidents.settings import IncidentSettings
+from appliance.media.settings import MediaSettings
 from appliance.mqtt.settings import MqttSettings as MqttSettings  # re-exported
 from appliance.pipeline.settings import VisionPipelineSettings
 
@@ -42,6 +44,27 @@ class SyncSettings(_Section):
     retry_min_s: float = Field(default=0.5, gt=0, description="First retry delay after a failure.")
     retry_max_s: float = Field(default=60.0, gt=0, description="Longest retry delay.")
     request_timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one request.")
+    desired_wait_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=60,
+        description="How long central may hold a desired-state poll open when nothing changed.",
+    )
+    media_upload: bool = Field(
+        default=True, description="Upload clips and snapshots once the event outbox is drained."
+    )
+    media_daily_budget_bytes: int | None = Field(
+        default=None,
+        ge=0,
+        description="Media bytes uploaded per UTC day at most (metered links); unset: no limit. "
+        "Events always go.",
+    )
+    media_retry_max_s: float = Field(
+        default=600.0, gt=0, description="Longest wait before a failed media upload is retried."
+    )
+    media_parallel_uploads: int = Field(
+        default=4, ge=1, le=32, description="Media files uploaded at the same time."
+    )
 
     @model_validator(mode="after")
     def _retry_bounds_ordered(self) -> SyncSettings:
@@ -85,6 +108,12 @@ class ApplianceSettings(BaseSettings):
     )
     incidents: IncidentSettings = Field(
         default_factory=IncidentSettings, description="Incident case logic."
+    )
+    media: MediaSettings = Field(
+        default_factory=MediaSettings, description="Incident clips, snapshots and retention."
+    )
+    auth: AuthSettings = Field(
+        default_factory=AuthSettings, description="Local users, sessions and sign-in throttling."
     )
     alerts: AlertSettings = Field(
         default_factory=AlertSettings, description="Alert routes and the push channel."

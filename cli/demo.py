@@ -220,7 +220,11 @@ def _central_count(central: Service, admin_token: str) -> int:
 
 
 def _outbox(appliance: Service, api_token: str) -> dict[str, int]:
-    resp = httpx.get(f"{appliance.url}/api/v1/status", timeout=10)
+    resp = httpx.get(
+        f"{appliance.url}/api/v1/status",
+        headers={"Authorization": f"Bearer {api_token}"},
+        timeout=10,
+    )
     resp.raise_for_status()
     outbox: dict[str, int] = resp.json()["outbox"]
     return outbox

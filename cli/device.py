@@ -92,9 +92,9 @@ def revoke(
 
 
 @app.command("list")
-def list_devices(appliance: ApplianceUrl = DEFAULT_URL) -> None:
+def list_devices(appliance: ApplianceUrl = DEFAULT_URL, token: ApplianceToken = "") -> None:
     """Devices with their availability and when they were last heard from."""
-    reply = call("GET", f"{appliance}/api/v1/devices")
+    reply = call("GET", f"{appliance}/api/v1/devices", token=token)
     table = Table("device", "type", "availability", "last seen", "state")
     for device in reply["items"]:
         status = device["status"] or {}

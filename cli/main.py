@@ -71,15 +71,19 @@ def appliance_run(config: ConfigOption = None) -> None:
 
 
 @appliance_app.command("status")
-def appliance_status(appliance: ApplianceUrl = "http://127.0.0.1:8080") -> None:
+def appliance_status(
+    appliance: ApplianceUrl = "http://127.0.0.1:8080", token: ApplianceToken = ""
+) -> None:
     """Show enrolment, outbox and sync state of a running appliance."""
-    console.print_json(json.dumps(call("GET", f"{appliance}/api/v1/status")))
+    console.print_json(json.dumps(call("GET", f"{appliance}/api/v1/status", token=token)))
 
 
 @appliance_app.command("parked")
-def appliance_parked(appliance: ApplianceUrl = "http://127.0.0.1:8080") -> None:
+def appliance_parked(
+    appliance: ApplianceUrl = "http://127.0.0.1:8080", token: ApplianceToken = ""
+) -> None:
     """List events central refused, parked on the appliance with the reason."""
-    console.print_json(json.dumps(call("GET", f"{appliance}/api/v1/sync/parked")))
+    console.print_json(json.dumps(call("GET", f"{appliance}/api/v1/sync/parked", token=token)))
 
 
 @app.command("enroll")

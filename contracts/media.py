@@ -32,3 +32,25 @@ class MediaRecord(ContractModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     started_at: UtcDatetime = Field(description="First frame (clip) or the frame (snapshot).")
     ended_at: UtcDatetime = Field(description="Last frame; equals started_at for a snapshot.")
+
+
+class MediaUploadTicket(ContractModel):
+    """Central's answer to an upload request: where to PUT the bytes, or that it has them."""
+
+    media_id: UUID
+    already_uploaded: bool = Field(
+        default=False, description="Central holds this media already; nothing to send."
+    )
+    upload_url: str | None = Field(default=None, description="Pre-signed URL of the upload.")
+    method: str | None = Field(default=None, pattern=r"^PUT$", description="HTTP method to use.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers the upload must carry exactly."
+    )
+    expires_at: UtcDatetime | None = Field(default=None, description="The URL's expiry.")
+
+
+class MediaUploaded(ContractModel):
+    """Central's answer to a completed upload: the object matched the record."""
+
+    media_id: UUID
+    uploaded_at: UtcDatetime

@@ -7,6 +7,12 @@
     {root}/dev/{device_id}/cmd/ack       device -> appliance  CommandAck JSON
 
 A device may publish only under its own prefix and subscribe only to its `cmd` topic.
+
+Alerts, for sirens, lights and home-automation hubs (the appliance publishes, devices may
+subscribe; every message retained, QoS 1):
+
+    {root}/alerts/{incident_id}          incident state JSON (resolved ones stay, state resolved)
+    {root}/alerts/active                 {count, incident_ids, highest_severity} of open ones
 """
 
 from __future__ import annotations
@@ -79,3 +85,33 @@ def parse_device_topic(topic: str, *, root: str = DEFAULT_ROOT) -> DeviceTopic:
     except ValueError as err:
         raise TopicError(f"{tail!r} is not a device topic kind", field="kind") from err
     return DeviceTopic(device_id=parts[2], kind=kind, root=root)
+
+
+ALERTS = "alerts"
+ACTIVE_ALERTS = "active"
+
+
+def alert_topic(incident_id: str, *, root: str = DEFAULT_ROOT) -> str:
+    """The retained state topic of one incident; raises TopicError for an unsafe id."""
+    _check_segment(root, "root")
+    _check_segment(incident_id, "incident_id")
+    if incident_id == ACTIVE_ALERTS:
+        raise TopicError(f"{incident_id!r} is reserved for the summary", field="incident_id")
+    return f"{root}/{ALERTS}/{incident_id}"
+
+
+def active_alerts_topic(*, root: str = DEFAULT_ROOT) -> str:
+    """The retained summary of the incidents alerting now."""
+    _check_segment(root, "root")
+    return f"{root}/{ALERTS}/{ACTIVE_ALERTS}"
+
+
+def is_alert_filter(topic_filter: str, *, root: str = DEFAULT_ROOT) -> bool:
+    """Whether a topic (or subscription filter) lies inside the alert tree and nowhere else."""
+    parts = topic_filter.split("/")
+    if len(parts) < 2 or parts[0] != root or parts[1] != ALERTS:
+        return False
+    rest = parts[2:]
+    if rest == ["#"]:
+        return True
+    return len(rest) == 1 and (rest[0] == "+" or bool(_ID.fullmatch(rest[0])))

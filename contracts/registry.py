@@ -9,7 +9,9 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from contracts.base import ContractModel
+from contracts.bus import CommandRequest
 from contracts.commands import CommandAck, DeviceCommand
+from contracts.desired import DesiredState, ReportedState, ReportedStateResponse
 from contracts.envelope import EventEnvelope
 from contracts.errors import ContractError
 from contracts.events import FarmEvent
@@ -45,6 +47,10 @@ MESSAGES: dict[str, type[ContractModel]] = {
         SyncBatchResponse,
         RejectedEvent,
         PluginManifest,
+        CommandRequest,
+        DesiredState,
+        ReportedState,
+        ReportedStateResponse,
     )
 }
 

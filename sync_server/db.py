@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sync_server import models  # noqa: F401 - registers the tables
+from sync_server.migrations import upgrade
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -28,9 +28,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    """Create missing tables (a migration tool takes over once the schema must evolve)."""
-    async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all)
+    """Bring the schema to the newest migration (Alembic, in one transaction)."""
+    await upgrade(engine)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

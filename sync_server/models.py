@@ -131,13 +131,20 @@ class BusOutboxRecord(SQLModel, table=True):
 
 
 class CommandState(StrEnum):
-    """Where a device command is on its way to the farm (requested → sent → answered)."""
+    """Where a device command is: pending at central, then as the farm reports it
+    (delivered → accepted → done / failed / timed_out). States only move forward."""
 
     PENDING = "pending"
-    SENT = "sent"
-    ACKNOWLEDGED = "acknowledged"
+    DELIVERED = "delivered"
+    ACCEPTED = "accepted"
+    DONE = "done"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
+
+    @property
+    def rank(self) -> int:
+        """Order of progress; the three final states share the top rank."""
+        return min(list(CommandState).index(self), 3)
 
 
 class CommandRecord(SQLModel, table=True):
@@ -159,3 +166,61 @@ class CommandRecord(SQLModel, table=True):
     command: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     received_at: datetime = _utc_column(nullable=False)
     expires_at: datetime = _utc_column(nullable=False)
+    updated_at: datetime | None = _utc_column(nullable=True)
+    detail: str | None = Field(default=None, max_length=500, description="The farm's answer.")
+    reported_by: str | None = Field(
+        default=None, max_length=64, description="The appliance that last reported on it."
+    )
+
+
+class FarmDesiredRecord(SQLModel, table=True):
+    """What a farm's appliances should run: configuration and model assignments.
+
+    The farm's desired-state version is `revision` plus its newest command's `pk`, so a new
+    command (from any source) or a changed config both move it forward.
+    """
+
+    __tablename__ = "farm_desired"
+
+    farm_id: str = Field(primary_key=True, max_length=64)
+    revision: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    config_version: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    config: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    model_assignments: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _utc_column(nullable=False)
+
+
+class ApplianceReportRecord(SQLModel, table=True):
+    """The state an appliance last reported having applied."""
+
+    __tablename__ = "appliance_reports"
+
+    appliance_id: str = Field(primary_key=True, max_length=64)
+    farm_id: str = Field(index=True, max_length=64)
+    applied_version: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    config_version: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    models: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    reported_at: datetime = _utc_column(nullable=False)
+
+
+class MediaObjectRecord(SQLModel, table=True):
+    """A clip or snapshot an appliance announced; `uploaded_at` is set once central verified
+    the stored object's size and checksum. Linked to its incident by id, within the farm."""
+
+    __tablename__ = "media_objects"
+    __table_args__ = (Index("media_objects_farm_incident", "farm_id", "incident_id"),)
+
+    media_id: UUID = Field(primary_key=True)
+    farm_id: str = Field(max_length=64)
+    appliance_id: str = Field(max_length=64)
+    incident_id: UUID | None = Field(default=None)
+    camera_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    content_type: str = Field(max_length=100)
+    size_bytes: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    sha256: str = Field(max_length=64)
+    object_key: str = Field(max_length=300)
+    started_at: datetime = _utc_column(nullable=False)
+    ended_at: datetime = _utc_column(nullable=False)
+    created_at: datetime = _utc_column(nullable=False)
+    uploaded_at: datetime | None = _utc_column(nullable=True)

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from sync_server.bus.settings import BusSettings
 from sync_server.errors import SettingsError
+from sync_server.media.settings import MediaSettings
 
 ENV_PREFIX = "BYRE_CENTRAL_"
 DEV_ADMIN_TOKEN = "byre-dev-admin"  # refused outside development
@@ -42,6 +43,9 @@ class CentralSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     bus: BusSettings = Field(
         default_factory=BusSettings, description="Event bus bridge (Kafka, RabbitMQ, NATS)."
+    )
+    media: MediaSettings = Field(
+        default_factory=MediaSettings, description="Object store of clips and snapshots."
     )
 
     @classmethod

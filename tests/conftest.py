@@ -68,13 +68,16 @@ class RunningCentral:
         await asyncio.wait_for(self.task, 15)
 
 
-async def start_central(database_url: str, port: int | None = None) -> RunningCentral:
+async def start_central(
+    database_url: str, port: int | None = None, **overrides: object
+) -> RunningCentral:
     settings = CentralSettings(
         environment="production",
         database_url=database_url,
         admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
         host="127.0.0.1",
         port=port or free_port(),
+        **overrides,  # type: ignore[arg-type]
     )
     config = uvicorn.Config(
         create_central_app(settings),
@@ -103,8 +106,10 @@ async def make_central() -> AsyncIterator[MakeCentral]:
     """Start real central servers (uvicorn on loopback); all are stopped at teardown."""
     running: list[RunningCentral] = []
 
-    async def make(database_url: str, port: int | None = None) -> RunningCentral:
-        central = await start_central(database_url, port)
+    async def make(
+        database_url: str, port: int | None = None, **overrides: object
+    ) -> RunningCentral:
+        central = await start_central(database_url, port, **overrides)
         running.append(central)
         return central
 
@@ -130,7 +135,9 @@ def make_appliance_settings(data_dir: Path, **overrides: object) -> ApplianceSet
         "api_token": API_TOKEN,
         "http": HttpSettings(host="127.0.0.1", port=free_port()),
         "mqtt": MqttSettings(host="127.0.0.1", port=free_port()),
-        "sync": SyncSettings(idle_interval_s=0.5, retry_min_s=0.1, retry_max_s=0.5),
+        "sync": SyncSettings(
+            idle_interval_s=0.5, retry_min_s=0.1, retry_max_s=0.5, desired_wait_s=2.0
+        ),
     }
     values.update(overrides)
     return ApplianceSettings(**values)  # type: ignore[arg-type]

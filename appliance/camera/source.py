@@ -100,6 +100,8 @@ class CameraSource:
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         self._latest: Frame | None = None
+        self._listeners: list[Callable[[Frame], None]] = []
+        self._listener_failed = False
         self._counts = dict.fromkeys(
             ("considered", "inferred", "motion", "min_rate", "taken", "skipped"), 0
         )
@@ -179,6 +181,10 @@ class CameraSource:
             hung_threads=stats.hung_threads,
         )
 
+    def add_frame_listener(self, listener: Callable[[Frame], None]) -> None:
+        """Call `listener` with every decoded frame, in the reader thread: keep it cheap."""
+        self._listeners.append(listener)
+
     @property
     def active_conditions(self) -> frozenset[CameraCondition]:
         return self._monitor.active
@@ -203,6 +209,13 @@ class CameraSource:
 
     def _on_frame(self, frame: Frame) -> None:
         self._latest = frame
+        for listener in self._listeners:
+            try:
+                listener(frame)
+            except Exception:
+                if not self._listener_failed:
+                    log.exception("camera %s: frame listener failed", self.settings.id)
+                    self._listener_failed = True
         if not self._schedule.due(frame.captured_mono):
             return
         sample = _Sample(frame, self._analyzer.analyze(frame.image, frame.captured_mono))

@@ -15,12 +15,14 @@ from appliance.analyzers.base import Scene
 from appliance.analyzers.registry import build
 from appliance.camera import CameraHealthEvent, CameraSource, InferenceFrame
 from appliance.inference import InferenceError, Runner
+from appliance.media.buffer import CameraBuffer
 from appliance.pipeline.settings import CameraPipelineSettings
 from appliance.store.events import EventStore
-from appliance.vision.profile import ProfileSelector, mean_luma
+from appliance.vision.filters import FilterSettings
+from appliance.vision.profile import NightSettings, ProfileSelector, mean_luma
 from appliance.vision.settings import VisionSettings
 from appliance.vision.tracker import Track, Tracker
-from appliance.vision.zones import ZoneMonitor
+from appliance.vision.zones import ZoneMonitor, ZoneSettings
 from contracts import EventType, FarmEvent, FarmEventKind, Severity
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ class CameraPipeline:
         processing: VisionSettings,
         runner: Runner,
         events: EventStore,
+        media: CameraBuffer | None = None,
     ) -> None:
         self.settings = settings
         self.camera_id = settings.source.id
@@ -67,9 +70,24 @@ class CameraPipeline:
         self.counters = PipelineCounters()
         self.live: LiveView | None = None
         self.source: CameraSource | None = None
+        self.media = media
+        """The camera's clip tap: sees every decoded frame and each inferred frame's tracks."""
+
+    def set_zones(self, zones: ZoneSettings) -> None:
+        """Use new zones from the next frame on; zone membership and analyzers start afresh."""
+        self.settings = self.settings.model_copy(update={"zones": zones})
+        self.zones = ZoneMonitor(zones, camera=self.camera_id)
+        self.zone_kinds = {z.name: z.kind for z in zones.zones}
+        self.analyzers = build(list(self.settings.analyzers), self.camera_id)
+
+    def set_filters(self, filters: FilterSettings, night: NightSettings) -> None:
+        """Use new day and night filter rules from the next frame on."""
+        self.selector.replace(filters, night)
 
     async def run(self) -> None:
         source = CameraSource(self.settings.source, on_health=self._on_health)
+        if self.media is not None:
+            source.add_frame_listener(self.media.on_frame)
         self.source = source
         async with source, self._repeat_health(source):
             async for item in source.frames_to_infer():
@@ -107,6 +125,8 @@ class CameraPipeline:
             zone_kinds=self.zone_kinds,
         )
         self.live = LiveView(frame.number, frame.captured_at, list(update.confirmed))
+        if self.media is not None:
+            self.media.note_view(frame, self.live.tracks, self.settings.zones.zones)
         for analyzer in self.analyzers:
             for finding in analyzer.observe(scene):
                 self.counters.findings += 1

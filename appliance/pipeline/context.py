@@ -11,6 +11,7 @@ from aiohttp import web
 
 from appliance.inference import Runner, RunnerEvent
 from appliance.inference.settings import PluginSpec, RunnerSettings
+from appliance.media.recorder import MediaRecorder
 from appliance.pipeline.camera import CameraPipeline
 from appliance.pipeline.settings import VisionPipelineSettings
 from appliance.store.events import EventStore
@@ -40,9 +41,14 @@ def _log_runner_event(event: RunnerEvent) -> None:
 
 @contextlib.asynccontextmanager
 async def vision(
-    settings: VisionPipelineSettings, events: EventStore, cache_dir: Path
+    settings: VisionPipelineSettings,
+    events: EventStore,
+    cache_dir: Path,
+    media: MediaRecorder | None = None,
 ) -> AsyncIterator[dict[str, CameraPipeline]]:
     """Run the runner and every camera pipeline for the lifetime of the block.
+
+    With `media`, each camera's frames and tracks also feed its clip buffer.
 
     With no camera configured nothing starts (no model is loaded)."""
     if not settings.cameras:
@@ -51,7 +57,13 @@ async def vision(
     runner = Runner(with_model_cache(settings.runner, cache_dir), on_event=_log_runner_event)
     async with runner, contextlib.AsyncExitStack() as stack:
         pipelines = {
-            c.source.id: CameraPipeline(c, settings.processing, runner, events)
+            c.source.id: CameraPipeline(
+                c,
+                settings.processing,
+                runner,
+                events,
+                media.camera(c.source.id) if media is not None else None,
+            )
             for c in settings.cameras
         }
         for camera_id, pipeline in pipelines.items():

@@ -7,13 +7,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from appliance.analyzers.registry import AnalyzerSettings, default_analyzers
 from appliance.camera.settings import CameraSettings
 from appliance.inference.settings import PluginSpec, RunnerSettings
-from appliance.vision.settings import VisionSettings
+from appliance.vision.settings import NIGHT_MIN_SCORE, VisionSettings
 from appliance.vision.tracker import TrackerSettings
 from appliance.vision.zones import ZoneSettings
 
 
 def _default_runner() -> RunnerSettings:
-    return RunnerSettings(plugins=[PluginSpec(name="coco", config={"type": "model"})])
+    # the detector keeps boxes down to the night profile's threshold; the day one is higher
+    config = {"type": "model", "score": NIGHT_MIN_SCORE}
+    return RunnerSettings(plugins=[PluginSpec(name="coco", config=config)])
 
 
 def _default_processing() -> VisionSettings:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -11,8 +10,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appliance import keys
+from appliance.auth.models import Role
 from appliance.errors import CentralError, EnrolmentError
 from appliance.store.events import StoredEvent
+from appliance.web.auth import require_role
 from contracts import ContractError, EventType, FarmEvent, decode
 from contracts.registry import contract_error
 
@@ -55,13 +56,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 def require_token(request: web.Request) -> None:
-    expected = request.app[keys.SETTINGS].effective_api_token()
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise web.HTTPUnauthorized(
-            text='{"error": "a valid technician API token is required"}',
-            content_type="application/json",
-        )
+    """Technician only; kept for older callers, use `require_role` from appliance.web.auth."""
+    require_role(request, Role.TECHNICIAN)
 
 
 def event_json(event: StoredEvent) -> dict[str, Any]:
@@ -138,7 +134,7 @@ async def list_parked(request: web.Request) -> web.Response:
 @routes.post("/api/v1/events")
 async def record_event(request: web.Request) -> web.Response:
     """Record a farm event by hand (technicians, integrations); answers once it is committed."""
-    require_token(request)
+    require_role(request, Role.TECHNICIAN)
     body = decode_body(RecordBody, await request.read())
     event = await request.app[keys.EVENTS].record(
         EventType.FARM_EVENT, body.event, correlation_id=body.correlation_id
@@ -149,7 +145,7 @@ async def record_event(request: web.Request) -> web.Response:
 @routes.post("/api/v1/enrolment")
 async def enrol(request: web.Request) -> web.Response:
     """Enrol this appliance at central with a one-time code."""
-    require_token(request)
+    require_role(request, Role.TECHNICIAN)
     body = decode_body(EnrolBody, await request.read())
     app = request.app
     try:

@@ -9,12 +9,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from appliance import keys
+from appliance.auth.models import Role
 from appliance.devices.commands import CommandRefusedError, Saga
 from appliance.devices.context import embedded_address
 from appliance.devices.errors import DeviceExistsError, UnknownDeviceError
 from appliance.devices.metrics import metrics_text
 from appliance.devices.registry import Device, Provisioned
-from appliance.web.api import decode_body, error_response, require_token
+from appliance.web.api import decode_body, error_response
+from appliance.web.auth import require_role
 from contracts.devices import DeviceType, describe
 from contracts.ids import IDENTIFIER_PATTERN, CorrelationId
 from contracts.mqtt import DeviceTopicKind, device_topic
@@ -36,7 +38,12 @@ class CommandBody(BaseModel):
     correlation_id: CorrelationId | None = Field(
         default=None, description="Idempotency key; the same key never runs a command twice."
     )
-    requested_by: str = Field(default="technician", min_length=1, max_length=100)
+    requested_by: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Who asks; the signed-in user (or `api-token`) by default.",
+    )
 
 
 def _device_json(device: Device) -> dict[str, Any]:
@@ -98,7 +105,7 @@ async def list_devices(request: web.Request) -> web.Response:
 @routes.post("/api/v1/devices")
 async def provision(request: web.Request) -> web.Response:
     """Provision a device; the reply holds its secret, shown only this once."""
-    require_token(request)
+    require_role(request, Role.TECHNICIAN)
     body = decode_body(ProvisionBody, await request.read())
     try:
         provisioned = await request.app[keys.DEVICES].provision(
@@ -118,7 +125,7 @@ async def get_device(request: web.Request) -> web.Response:
 @routes.post("/api/v1/devices/{device_id}/secret")
 async def rotate_secret(request: web.Request) -> web.Response:
     """Give a device a new secret (the old one stops working); re-activates a revoked device."""
-    require_token(request)
+    require_role(request, Role.TECHNICIAN)
     device = await _device_or_404(request)
     provisioned = await request.app[keys.DEVICES].rotate_secret(device.device_id)
     return web.json_response(_credentials(request, provisioned))
@@ -127,7 +134,7 @@ async def rotate_secret(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/devices/{device_id}")
 async def revoke(request: web.Request) -> web.Response:
     """Revoke a device: it can no longer log in, and its live connection is closed."""
-    require_token(request)
+    require_role(request, Role.TECHNICIAN)
     device = await _device_or_404(request)
     revoked = await request.app[keys.DEVICES].revoke(device.device_id)
     broker = request.app.get(keys.BROKER)
@@ -139,7 +146,7 @@ async def revoke(request: web.Request) -> web.Response:
 @routes.post("/api/v1/devices/{device_id}/commands")
 async def request_command(request: web.Request) -> web.Response:
     """Request a command; 202 with the saga (200 if its correlation id was seen before)."""
-    require_token(request)
+    who = require_role(request, Role.FARMER)
     device = await _device_or_404(request)
     body = decode_body(CommandBody, await request.read())
     try:
@@ -147,7 +154,7 @@ async def request_command(request: web.Request) -> web.Response:
             device.device_id,
             body.action,
             body.params,
-            requested_by=body.requested_by,
+            requested_by=body.requested_by or who.name,
             correlation_id=body.correlation_id,
         )
     except CommandRefusedError as err:

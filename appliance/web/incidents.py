@@ -8,8 +8,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance import keys
+from appliance.auth.models import Role
 from appliance.incidents.errors import IncidentClosed, IncidentNotFound
-from appliance.web.api import decode_body, error_response, int_query, require_token
+from appliance.web.api import decode_body, error_response, int_query
+from appliance.web.auth import require_role
 from contracts import ContractError, Incident, IncidentState
 
 routes = web.RouteTableDef()
@@ -17,7 +19,12 @@ routes = web.RouteTableDef()
 
 class AckBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    by: str = Field(min_length=1, max_length=100, description="Who acknowledges.")
+    by: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Who acknowledges; the signed-in user by default.",
+    )
 
 
 class ResolveBody(AckBody):
@@ -75,10 +82,12 @@ async def get_incident(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/incidents/{incident_id}/acknowledge")
 async def acknowledge(request: web.Request) -> web.Response:
-    require_token(request)
-    body = decode_body(AckBody, await request.read())
+    who = require_role(request, Role.FARMER)
+    body = decode_body(AckBody, await request.read() or b"{}")
     try:
-        incident = await request.app[keys.INCIDENTS].acknowledge(_incident_id(request), body.by)
+        incident = await request.app[keys.INCIDENTS].acknowledge(
+            _incident_id(request), body.by or who.name
+        )
     except IncidentNotFound as err:
         return error_response(404, str(err))
     except IncidentClosed as err:
@@ -88,11 +97,11 @@ async def acknowledge(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/incidents/{incident_id}/resolve")
 async def resolve(request: web.Request) -> web.Response:
-    require_token(request)
-    body = decode_body(ResolveBody, await request.read())
+    who = require_role(request, Role.FARMER)
+    body = decode_body(ResolveBody, await request.read() or b"{}")
     try:
         incident = await request.app[keys.INCIDENTS].resolve(
-            _incident_id(request), body.by, body.note
+            _incident_id(request), body.by or who.name, body.note
         )
     except IncidentNotFound as err:
         return error_response(404, str(err))

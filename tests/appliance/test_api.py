@@ -19,8 +19,8 @@ async def test_recorded_event_is_committed_and_listed(make_appliance: MakeApplia
         created = await client.post(
             "/api/v1/events", json={"correlation_id": "cam:predator", "event": EVENT}, headers=AUTH
         )
-        listed = await client.get("/api/v1/events")
-        status = await client.get("/api/v1/status")
+        listed = await client.get("/api/v1/events", headers=AUTH)
+        status = await client.get("/api/v1/status", headers=AUTH)
 
     assert created.status_code == 201
     assert created.json()["seq"] == 1
@@ -45,7 +45,7 @@ async def test_malformed_event_gets_400_naming_field_and_records_nothing(
     appliance = await make_appliance()
     async with httpx.AsyncClient(base_url=appliance.url) as client:
         reply = await client.post("/api/v1/events", json=body, headers=AUTH)
-        listed = await client.get("/api/v1/events")
+        listed = await client.get("/api/v1/events", headers=AUTH)
 
     assert reply.status_code == 400
     assert reply.json()["field"] == field
@@ -75,7 +75,7 @@ async def test_bad_paging_parameters_get_400(
 ) -> None:
     appliance = await make_appliance()
     async with httpx.AsyncClient(base_url=appliance.url) as client:
-        reply = await client.get(f"/api/v1/events?{query}")
+        reply = await client.get(f"/api/v1/events?{query}", headers=AUTH)
     assert reply.status_code == 400
     assert reply.json()["field"] == field
 
@@ -90,7 +90,7 @@ async def test_enrolment_with_unreachable_central_is_a_502_and_changes_nothing(
             json={"server_url": "http://127.0.0.1:9", "code": "ABCD-EFGH-JKLM"},
             headers=AUTH,
         )
-        status = await client.get("/api/v1/status")
+        status = await client.get("/api/v1/status", headers=AUTH)
     assert reply.status_code == 502
     assert "cannot reach central" in reply.json()["error"]
     assert status.json()["enrolled"] is False

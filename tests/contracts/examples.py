@@ -37,6 +37,17 @@ from contracts import (
     TelemetrySample,
     new_id,
 )
+from contracts.bus import CommandRequest
+from contracts.desired import (
+    CommandProgress,
+    CommandReport,
+    DesiredState,
+    ModelAssignment,
+    ModelReport,
+    ModelState,
+    ReportedState,
+    ReportedStateResponse,
+)
 from contracts.plugin import (
     BundleFile,
     InputSpec,
@@ -284,6 +295,51 @@ def make_sync_batch_request() -> SyncBatchRequest:
     return SyncBatchRequest(batch_id=BATCH_ID, appliance_id=APPLIANCE_ID, events=events)
 
 
+def make_command_request() -> CommandRequest:
+    """HQ asks central, over the bus, to open a gate on a farm."""
+    return CommandRequest(farm_id=FARM_ID, command=make_device_command())
+
+
+def make_desired_state() -> DesiredState:
+    return DesiredState(
+        farm_id=FARM_ID,
+        version=42,
+        config_version=3,
+        config={"heat_stress_thi": 72, "night_mode": True},
+        model_assignments=[
+            ModelAssignment(name="coco-ssd-mobilenet-v2-onnx", version="1.0.0", sha256="3" * 64)
+        ],
+        commands=[make_device_command()],
+    )
+
+
+def make_reported_state() -> ReportedState:
+    return ReportedState(
+        appliance_id=APPLIANCE_ID,
+        applied_version=42,
+        config_version=3,
+        commands=[
+            CommandReport(correlation_id=COMMAND_CASE_ID, state=CommandProgress.DONE),
+            CommandReport(
+                correlation_id="cmd:fan-1:set_speed:0002",
+                state=CommandProgress.FAILED,
+                detail="unknown device 'fan-1'",
+            ),
+        ],
+        models=[
+            ModelReport(
+                name="coco-ssd-mobilenet-v2-onnx", version="1.0.0", state=ModelState.ASSIGNED
+            )
+        ],
+    )
+
+
+def make_reported_state_response() -> ReportedStateResponse:
+    return ReportedStateResponse(
+        updated=[COMMAND_CASE_ID], unchanged=[], unknown=["cmd:fan-1:set_speed:0002"]
+    )
+
+
 EXAMPLES: dict[str, Callable[[], ContractModel]] = {
     "EventEnvelope": make_event_envelope,
     "FarmEvent": make_farm_event,
@@ -300,6 +356,10 @@ EXAMPLES: dict[str, Callable[[], ContractModel]] = {
     "SyncBatchResponse": make_sync_batch_response,
     "RejectedEvent": make_rejected_event,
     "PluginManifest": make_plugin_manifest,
+    "CommandRequest": make_command_request,
+    "DesiredState": make_desired_state,
+    "ReportedState": make_reported_state,
+    "ReportedStateResponse": make_reported_state_response,
 }
 """A factory of a valid example for every message in `contracts.MESSAGES`."""
 

@@ -517,6 +517,72 @@ MALFORMED: list[Any] = [
         "(message)",
         id="manifest-model-not-listed-in-files",
     ),
+    pytest.param(
+        "CommandRequest",
+        lambda: mutated(example_json("CommandRequest"), farm_id="farm/7"),
+        "farm_id",
+        id="command-request-farm_id-with-slash",
+    ),
+    pytest.param(
+        "CommandRequest",
+        lambda: without(example_json("CommandRequest"), "command"),
+        "command",
+        id="command-request-without-command",
+    ),
+    pytest.param(
+        "DesiredState",
+        lambda: mutated(example_json("DesiredState"), version=-1),
+        "version",
+        id="desired-negative-version",
+    ),
+    pytest.param(
+        "DesiredState",
+        lambda: mutated(
+            example_json("DesiredState"),
+            model_assignments=[{"name": "coco", "version": "latest"}],
+        ),
+        "model_assignments.0.version",
+        id="desired-model-version-not-semver",
+    ),
+    pytest.param(
+        "DesiredState",
+        lambda: mutated(
+            example_json("DesiredState"),
+            commands=[{**example_json("DeviceCommand"), "requested_at": NAIVE}],
+        ),
+        "commands.0.requested_at",
+        id="desired-command-naive-time",
+    ),
+    pytest.param(
+        "ReportedState",
+        lambda: mutated(
+            example_json("ReportedState"),
+            commands=[{"correlation_id": "cmd:1", "state": "pending"}],
+        ),
+        "commands.0.state",
+        id="reported-command-state-not-farm-progress",
+    ),
+    pytest.param(
+        "ReportedState",
+        lambda: mutated(
+            example_json("ReportedState"),
+            commands=[{"correlation_id": "", "state": "done"}],
+        ),
+        "commands.0.correlation_id",
+        id="reported-empty-correlation-id",
+    ),
+    pytest.param(
+        "ReportedState",
+        lambda: mutated(example_json("ReportedState"), applied_version="latest"),
+        "applied_version",
+        id="reported-version-not-a-number",
+    ),
+    pytest.param(
+        "ReportedStateResponse",
+        lambda: without(example_json("ReportedStateResponse"), "unknown"),
+        "unknown",
+        id="reported-response-without-unknown",
+    ),
 ]
 
 MALFORMED_NAMES = {param.values[0] for param in MALFORMED}

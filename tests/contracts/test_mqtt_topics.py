@@ -15,8 +15,11 @@ from contracts.mqtt import (
     DEFAULT_ROOT,
     DeviceTopic,
     DeviceTopicKind,
+    active_alerts_topic,
+    alert_topic,
     device_prefix,
     device_topic,
+    is_alert_filter,
     parse_device_topic,
     subscription,
 )
@@ -244,3 +247,38 @@ def test_device_prefix_starts_no_topic_of_another_device(ids, kind):
 def test_device_prefix_ends_with_a_level_separator():
     assert device_prefix("cow") == f"{DEFAULT_ROOT}/dev/cow/"
     assert re.fullmatch(r"[^+#]*/", device_prefix("cow"))
+
+
+INCIDENT = "0193f0a2-5b7c-7d8e-9f00-112233445566"
+
+
+def test_alert_topics_sit_under_the_alert_tree():
+    assert alert_topic(INCIDENT) == f"{DEFAULT_ROOT}/alerts/{INCIDENT}"
+    assert active_alerts_topic(root="farm-7") == "farm-7/alerts/active"
+    assert mqtt_matches(f"{DEFAULT_ROOT}/alerts/+", alert_topic(INCIDENT))
+    assert not mqtt_matches(subscription(DeviceTopicKind.COMMAND), alert_topic(INCIDENT))
+
+
+@pytest.mark.parametrize("incident_id", ["active", "a/b", "+", "#", "", "x" * 65])
+def test_alert_topic_refuses_reserved_and_unsafe_ids(incident_id):
+    with pytest.raises(TopicError):
+        alert_topic(incident_id)
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "inside"),
+    [
+        ("byre/alerts/#", True),
+        ("byre/alerts/+", True),
+        ("byre/alerts/active", True),
+        (f"byre/alerts/{INCIDENT}", True),
+        ("byre/alerts", False),
+        ("byre/alerts/+/x", False),
+        ("byre/#", False),
+        ("#", False),
+        ("byre/dev/+/cmd", False),
+        ("other/alerts/#", False),
+    ],
+)
+def test_alert_filter_covers_the_alert_tree_and_nothing_else(topic_filter, inside):
+    assert is_alert_filter(topic_filter) is inside

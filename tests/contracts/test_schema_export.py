@@ -126,6 +126,18 @@ MALFORMED = [
     pytest.param(
         "PluginManifest", _changed("PluginManifest", runtime="tensorflow"), id="manifest-runtime"
     ),
+    pytest.param(
+        "CommandRequest", _changed("CommandRequest", farm_id="farm/7"), id="command-request-farm"
+    ),
+    pytest.param("DesiredState", _changed("DesiredState", version=-1), id="desired-version"),
+    pytest.param(
+        "ReportedState", _missing("ReportedState", "applied_version"), id="reported-no-version"
+    ),
+    pytest.param(
+        "ReportedStateResponse",
+        _changed("ReportedStateResponse", updated=[""]),
+        id="reported-response-empty-id",
+    ),
 ]
 
 

@@ -83,7 +83,8 @@ async def test_event_recorded_on_the_appliance_reaches_central(
 
     async def drained() -> bool:
         async with httpx.AsyncClient() as client:
-            outbox.update((await client.get(f"{appliance.url}/api/v1/status")).json()["outbox"])
+            status = await client.get(f"{appliance.url}/api/v1/status", headers=AUTH)
+            outbox.update(status.json()["outbox"])
         return outbox["pending"] == 0 and outbox["recorded"] == 6
 
     await eventually(drained)  # 3 farm events + 3 incident.opened
@@ -134,7 +135,7 @@ async def test_revoked_appliance_is_refused_and_says_so(
     before = await record(appliance.url, 1)
     await wait_for_ids(central.url, before)
     async with httpx.AsyncClient() as client:
-        status = (await client.get(f"{appliance.url}/api/v1/status")).json()
+        status = (await client.get(f"{appliance.url}/api/v1/status", headers=AUTH)).json()
         revoked = await client.post(
             f"{central.url}/api/v1/appliances/{status['appliance_id']}/revoke", headers=ADMIN
         )
@@ -145,7 +146,7 @@ async def test_revoked_appliance_is_refused_and_says_so(
 
     async def refused() -> bool:
         async with httpx.AsyncClient() as client:
-            sync = (await client.get(f"{appliance.url}/api/v1/status")).json()["sync"]
+            sync = (await client.get(f"{appliance.url}/api/v1/status", headers=AUTH)).json()["sync"]
         errors.append(sync["last_error"] or "")
         return "revoked" in errors[-1]
 

@@ -9,7 +9,7 @@ import pytest
 
 from contracts import DeviceCommand
 from contracts.mqtt import DeviceTopicKind, device_topic
-from tests.appliance.devices.conftest import Farm
+from tests.appliance.devices.conftest import AUTH, Farm
 from tests.appliance.mqtt.peers import Peer
 from tests.conftest import eventually
 
@@ -31,7 +31,7 @@ async def answer(device: Peer, command: DeviceCommand, status: str, detail: str 
 
 
 async def saga_state(farm: Farm, correlation_id: str) -> str:
-    reply = await farm.api.get(f"/api/v1/commands/{correlation_id}")
+    reply = await farm.api.get(f"/api/v1/commands/{correlation_id}", headers=AUTH)
     state: str = reply.json()["state"]
     return state
 

@@ -82,7 +82,7 @@ async def test_rotating_the_secret_replaces_it(farm: Farm) -> None:
 
 
 async def test_device_types_describe_capabilities_telemetry_and_commands(farm: Farm) -> None:
-    reply = await farm.api.get("/api/v1/device-types")
+    reply = await farm.api.get("/api/v1/device-types", headers=AUTH)
     types = {t["type"]: t for t in reply.json()["items"]}
 
     assert set(types) == {t.value for t in DeviceType}
@@ -96,6 +96,6 @@ async def test_device_types_describe_capabilities_telemetry_and_commands(farm: F
 
 
 async def test_unknown_device_is_404(farm: Farm) -> None:
-    reply = await farm.api.get("/api/v1/devices/nope")
+    reply = await farm.api.get("/api/v1/devices/nope", headers=AUTH)
 
     assert reply.status_code == 404

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from appliance import keys
 from cli.main import app
-from tests.appliance.devices.conftest import Farm
+from tests.appliance.devices.conftest import AUTH, Farm
 from tests.conftest import API_TOKEN, eventually
 
 runner = CliRunner()
@@ -27,7 +27,7 @@ async def test_simulated_fleet_comes_online_reports_and_obeys(farm: Farm) -> Non
     )
 
     async def all_online() -> bool:
-        reply = await farm.api.get("/api/v1/devices")
+        reply = await farm.api.get("/api/v1/devices", headers=AUTH)
         items = reply.json()["items"]
         return len(items) == 8 and all(d["status"]["availability"] == "online" for d in items)
 

@@ -6,13 +6,13 @@ import json
 
 from appliance import keys
 from contracts.mqtt import DeviceTopicKind, device_topic
-from tests.appliance.devices.conftest import Farm
+from tests.appliance.devices.conftest import AUTH, Farm
 from tests.appliance.mqtt.peers import SilentDevice, connect_packet
 from tests.conftest import eventually
 
 
 async def availability(farm: Farm, device_id: str) -> str:
-    reply = await farm.api.get(f"/api/v1/devices/{device_id}")
+    reply = await farm.api.get(f"/api/v1/devices/{device_id}", headers=AUTH)
     value: str = reply.json()["status"]["availability"]
     return value
 
@@ -65,7 +65,7 @@ async def test_reported_state_is_kept(farm: Farm) -> None:
     )
 
     async def stored() -> bool:
-        reply = await farm.api.get("/api/v1/devices/gate-1")
+        reply = await farm.api.get("/api/v1/devices/gate-1", headers=AUTH)
         state: object = reply.json()["status"]["state"]
         return state == {"open": True}
 
@@ -110,7 +110,7 @@ async def test_device_list_shows_every_device_with_its_status(farm: Farm) -> Non
     await farm.provision("gate-1", "gate")
     await wait_for_availability(farm, "climate-1", "online")
 
-    reply = await farm.api.get("/api/v1/devices")
+    reply = await farm.api.get("/api/v1/devices", headers=AUTH)
 
     assert [(d["device_id"], d["status"]["availability"]) for d in reply.json()["items"]] == [
         ("climate-1", "online"),

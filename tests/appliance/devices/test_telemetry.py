@@ -6,7 +6,7 @@ import json
 
 from appliance import keys
 from contracts.mqtt import DeviceTopicKind, device_topic
-from tests.appliance.devices.conftest import FAST_COMMANDS, Farm, MakeFarm
+from tests.appliance.devices.conftest import AUTH, FAST_COMMANDS, Farm, MakeFarm
 from tests.conftest import eventually
 
 
@@ -23,7 +23,9 @@ async def test_samples_are_rolled_up_and_synced_at_most_once_per_interval(farm: 
 
     await eventually(ingested)
     reply = await farm.api.get(
-        "/api/v1/devices/trough-1/telemetry", params={"name": "level_pct", "bucket_s": "60"}
+        "/api/v1/devices/trough-1/telemetry",
+        params={"name": "level_pct", "bucket_s": "60"},
+        headers=AUTH,
     )
     points = reply.json()["items"]
 
@@ -36,7 +38,9 @@ async def test_samples_are_rolled_up_and_synced_at_most_once_per_interval(farm: 
 async def test_bad_telemetry_query_is_refused(farm: Farm) -> None:
     await farm.provision("trough-1", "water_trough")
 
-    reply = await farm.api.get("/api/v1/devices/trough-1/telemetry", params={"bucket_s": "7"})
+    reply = await farm.api.get(
+        "/api/v1/devices/trough-1/telemetry", params={"bucket_s": "7"}, headers=AUTH
+    )
 
     assert reply.status_code == 400
 

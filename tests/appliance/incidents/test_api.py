@@ -23,7 +23,7 @@ async def open_incident(client: httpx.AsyncClient) -> dict[str, Any]:
     found: list[dict[str, Any]] = []
 
     async def listed() -> bool:
-        found[:] = (await client.get("/api/v1/incidents")).json()["items"]
+        found[:] = (await client.get("/api/v1/incidents", headers=AUTH)).json()["items"]
         return len(found) == 1
 
     await eventually(listed)
@@ -42,7 +42,7 @@ async def test_event_opens_incident_that_can_be_acknowledged_and_resolved(
             f"{path}/resolve", json={"by": "anna", "note": "dog chased off"}, headers=AUTH
         )
         again = await client.post(f"{path}/acknowledge", json={"by": "anna"}, headers=AUTH)
-        open_now = await client.get("/api/v1/incidents", params={"state": "open"})
+        open_now = await client.get("/api/v1/incidents", params={"state": "open"}, headers=AUTH)
 
     assert incident["state"] == "open"
     assert incident["kind"] == "predator"

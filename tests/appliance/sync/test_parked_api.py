@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from appliance import keys
 from cli.main import app
 from contracts import EventType, FarmEvent, FarmEventKind, Severity
-from tests.conftest import MakeAppliance
+from tests.conftest import API_TOKEN, MakeAppliance
 
 
 async def test_parked_events_are_listed_with_their_reason(make_appliance: MakeAppliance) -> None:
@@ -22,7 +22,10 @@ async def test_parked_events_are_listed_with_their_reason(make_appliance: MakeAp
     await events.park(parked.seq, "payload: not what central expects")
 
     async with httpx.AsyncClient() as client:
-        reply = await client.get(f"{appliance.url}/api/v1/sync/parked")
+        reply = await client.get(
+            f"{appliance.url}/api/v1/sync/parked",
+            headers={"Authorization": f"Bearer {API_TOKEN}"},
+        )
 
     assert reply.status_code == 200
     items = reply.json()["items"]
@@ -40,7 +43,9 @@ async def test_cli_lists_parked_events(make_appliance: MakeAppliance) -> None:
     await events.park(parked.seq, "refused by central")
 
     result = await asyncio.to_thread(
-        CliRunner().invoke, app, ["appliance", "parked", "--appliance", appliance.url]
+        CliRunner().invoke,
+        app,
+        ["appliance", "parked", "--appliance", appliance.url, "--token", API_TOKEN],
     )
 
     assert result.exit_code == 0, result.output
