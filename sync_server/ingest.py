@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import (
@@ -50,13 +49,11 @@ async def store_batch(
         rows = [_row(envelope, now) for envelope in valid.values()]
         dialect = session.bind.dialect.name if session.bind else "sqlite"
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = (
-            insert(EventRecord)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(col(EventRecord.id))
-        )
-        result = await session.exec(stmt)
+        # Core insert run as executemany: compiled once and cached, sent in pages by the
+        # driver (a `.values(rows)` statement is compiled afresh per batch, ~10x slower).
+        table = EventRecord.metadata.tables["events"]
+        stmt = insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+        result = await session.exec(stmt, params=rows)
         inserted = {UUID(str(i)) for i in result.scalars().all()}
         # Same transaction: an event is stored with its bus outbox row or not at all.
         await add_to_outbox(session, (e for e in valid.values() if e.id in inserted), now)
