@@ -47,7 +47,7 @@ class CentralClient:
         public_key = public_key_text(key)
         body = EnrolRequest(code=code, name=name, public_key=public_key)
         try:
-            reply = await self._post(url, body.model_dump_json().encode(), EnrolResponse)
+            reply = await self.post(url, body.model_dump_json().encode(), EnrolResponse)
         except CentralError as err:
             if err.status is not None and 400 <= err.status < 500:
                 raise EnrolmentError(str(err), status=err.status) from err
@@ -67,11 +67,12 @@ class CentralClient:
             compressed = gzip.compress(body, compresslevel=5)
         else:
             compressed = await asyncio.to_thread(gzip.compress, body, 5)
-        return await self._post(url, compressed, SyncBatchResponse, headers)
+        return await self.post(url, compressed, SyncBatchResponse, headers)
 
-    async def _post(
+    async def post(
         self, url: str, body: bytes, reply: type[M], headers: dict[str, str] | None = None
     ) -> M:
+        """POST `body` and decode the JSON reply as `reply`; failures become CentralError."""
         sent = {"Content-Type": "application/json", **(headers or {})}
         try:
             async with self.session.post(

@@ -32,7 +32,7 @@ from appliance.store.events import EventStore
 from appliance.sync.client import CentralClient
 from appliance.sync.errors import CentralTimeoutError
 from appliance.sync.identity import Identity, IdentityStore
-from contracts import ContractError, ContractModel, decode
+from contracts import ContractModel
 from contracts.media import MediaKind, MediaRecord, MediaUploaded, MediaUploadTicket
 
 log = logging.getLogger(__name__)
@@ -297,27 +297,8 @@ class MediaUploader:
 
     async def _post(self, identity: Identity, path: str, body: bytes, reply: type[M]) -> M:
         url = f"{identity.server_url}{path}"
-        headers = {
-            "Content-Type": "application/json",
-            **self.client.signer.headers(identity, "POST", url, body),
-        }
-        try:
-            async with self.client.session.post(
-                url, data=body, headers=headers, timeout=self.client.timeout
-            ) as resp:
-                text = await resp.text()
-                if resp.status >= 400:
-                    raise CentralError(
-                        f"central answered {resp.status}: {text[:300]}", status=resp.status
-                    )
-        except TimeoutError as err:
-            raise CentralTimeoutError(f"central did not answer {url} in time") from err
-        except aiohttp.ClientError as err:
-            raise CentralError(f"cannot reach central at {url}: {err!r}") from err
-        try:
-            return decode(reply, text)
-        except ContractError as err:
-            raise CentralError(f"central sent an unexpected reply: {err}") from err
+        headers = self.client.signer.headers(identity, "POST", url, body)
+        return await self.client.post(url, body, reply, headers)
 
 
 def _within_budget(batch: list[PendingMedia], remaining: int | None) -> list[PendingMedia]:

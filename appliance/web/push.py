@@ -13,7 +13,7 @@ import json
 from aiohttp import web
 
 from appliance import keys
-from appliance.store.events import StoredEvent
+from appliance.store.events import EventStore, StoredEvent
 from contracts import ContractError, EventType
 
 routes = web.RouteTableDef()
@@ -53,6 +53,14 @@ async def stream(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
+    with contextlib.suppress(ConnectionResetError):  # the browser went away: nothing to do
+        await _push(response, events, last, heartbeat)
+    return response
+
+
+async def _push(
+    response: web.StreamResponse, events: EventStore, last: int | None, heartbeat: float
+) -> None:
     async with events.hub.subscribe() as queue:
         sent = last or 0
         if last is not None:
