@@ -191,7 +191,7 @@ class MediaRecorder:
     def _due(self, rec: Recording, now: float) -> bool:
         newest = rec.buffer.newest_in(rec.collector)
         stalled = now >= rec.end_at + self.settings.stall_grace_s
-        return (newest is not None and newest >= rec.end_at) or stalled
+        return (newest is not None and newest >= rec.end_at - EDGE_S) or stalled
 
     def _finish(self, incident_id: UUID) -> None:
         rec = self.recordings.pop(incident_id)
