@@ -35,9 +35,15 @@ async def media_context(
 ) -> AsyncIterator[Media]:
     media_dir = data_dir / "media"
     store = MediaStore(events)
-    unfinished = await store.fail_unfinished()
-    if unfinished:
-        log.warning("%d media files were cut off by the last stop; marked failed", unfinished)
+    settled = await store.settle_unfinished()
+    if settled.finished or settled.failed:
+        log.warning(
+            "the last stop left %d media files unmarked: %d were complete and are now ready,"
+            " %d were cut off and are now failed",
+            settled.finished + settled.failed,
+            settled.finished,
+            settled.failed,
+        )
     retention = Retention(settings.retention, store, media_dir)
     if leftovers := await retention.remove_leftovers():
         log.warning("deleted %d files of evicted media left by the last stop", leftovers)

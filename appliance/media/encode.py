@@ -25,6 +25,7 @@ from appliance.camera.frames import Image
 from appliance.media.errors import EncodeError
 from appliance.media.overlay import OverlayBox, OverlayZone, draw_overlay
 from appliance.media.ring import BufferedFrame
+from contracts import MediaKind
 
 MS = Fraction(1, 1000)
 CLIP_CONTENT_TYPE = "video/mp4"
@@ -108,6 +109,30 @@ def write_snapshot(
     except OSError as err:
         part.unlink(missing_ok=True)
         raise EncodeError(f"cannot write snapshot {path.name}: {err}") from err
+
+
+def read_back(path: Path, kind: MediaKind) -> tuple[WrittenFile, float]:
+    """Size, hash and length (s from the first frame) of a complete file; `EncodeError` if
+    it is missing or unreadable."""
+    try:
+        data = path.read_bytes()
+        if kind is MediaKind.SNAPSHOT:
+            _decode(data)
+            length = 0.0
+        else:
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                times = [
+                    float(p.pts * p.time_base)
+                    for p in container.demux(stream)
+                    if p.pts is not None and p.time_base is not None
+                ]
+            if not times:
+                raise EncodeError(f"clip {path.name} has no frames")
+            length = max(times)
+    except (av.FFmpegError, OSError, IndexError) as err:
+        raise EncodeError(f"cannot read {path.name}: {err}") from err
+    return WrittenFile(len(data), hashlib.sha256(data).hexdigest()), length
 
 
 def decode_jpeg(data: bytes) -> Image:

@@ -7,6 +7,10 @@ until `post_s` after the incident's latest event; each `incident.updated` moves 
 (up to `max_clip_s`; a longer incident gets a further clip). Encoding runs in a thread, one
 file at a time; when a file is complete its row turns `ready` together with the
 `incident.media_ready` event.
+
+Frames live only in memory, so events from before a start are not replayed. Incidents still
+open at start are followed in the incidents table instead: their first event after the start
+is recorded as a new update would be, even when the engine does not publish it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import Coroutine
@@ -27,7 +32,7 @@ from pydantic import ValidationError
 
 from appliance.camera.frames import Image
 from appliance.errors import StoreError
-from appliance.media.buffer import CameraBuffer, Collector, fit_width
+from appliance.media.buffer import RING_SLACK_S, CameraBuffer, Collector, fit_width
 from appliance.media.encode import (
     CLIP_CONTENT_TYPE,
     SNAPSHOT_CONTENT_TYPE,
@@ -48,6 +53,8 @@ from contracts import EventType, Incident, IncidentState, MediaKind, new_id
 log = logging.getLogger(__name__)
 
 TICK_S = 0.2
+FOLLOW_S = 1.0
+"""How often incidents open before the start are looked up (the ring covers the delay)."""
 EDGE_S = 1e-3
 """Event times pass through ISO strings (µs): a frame this close to the edge still counts."""
 TRIGGERS = (EventType.INCIDENT_OPENED, EventType.INCIDENT_UPDATED)
@@ -66,6 +73,14 @@ class Recording:
     """Stop once a frame captured at or after this (`time.time()`) arrives."""
     cap_at: float
     """Never record past this (first frame + `max_clip_s`)."""
+    seen: float
+    """The latest event time this clip shows."""
+
+    def extend(self, last_seen: float, post_s: float) -> None:
+        """Record on to `post_s` after an event at `last_seen`, never past the cap."""
+        if last_seen <= self.cap_at:
+            self.seen = max(self.seen, last_seen)
+        self.end_at = max(self.end_at, min(last_seen + post_s, self.cap_at))
 
 
 class MediaRecorder:
@@ -79,6 +94,10 @@ class MediaRecorder:
         self.buffers: dict[str, CameraBuffer] = {}
         self.recordings: dict[UUID, Recording] = {}
         """Active clips by incident id."""
+        self.carried: dict[UUID, datetime] = {}
+        """Incidents open before this start without a clip since, and their latest event."""
+        self.covered: dict[UUID, float] = {}
+        """The latest event time shown in a finished clip, by incident (no second clip)."""
         self._writes: set[asyncio.Task[None]] = set()
         self._encoder = asyncio.Semaphore(1)
         self._options = ClipOptions(
@@ -100,6 +119,8 @@ class MediaRecorder:
     async def run(self) -> None:
         """Follow incident events; finish clips whose post-roll has passed."""
         async with self.events.hub.subscribe() as queue:
+            await self.adopt_open_incidents()
+            follow_at = 0.0
             while True:
                 event: StoredEvent | None = None
                 with contextlib.suppress(TimeoutError):
@@ -109,6 +130,9 @@ class MediaRecorder:
                     await self.on_event(event)
                 while not queue.empty():
                     await self.on_event(queue.get_nowait())
+                if time.monotonic() >= follow_at:
+                    follow_at = time.monotonic() + FOLLOW_S
+                    await self.follow_carried()
                 await self.finish_due(time.time())
 
     async def close(self) -> None:
@@ -121,32 +145,74 @@ class MediaRecorder:
     # -- triggers --
 
     async def on_event(self, event: StoredEvent) -> None:
-        if event.type not in TRIGGERS:
+        if event.type not in (*TRIGGERS, EventType.INCIDENT_RESOLVED):
             return
         try:
             incident = Incident.model_validate(event.payload)
             if incident.state is IncidentState.RESOLVED:
+                self.covered.pop(incident.incident_id, None)
+                self.carried.pop(incident.incident_id, None)
                 return
             source = await self.store.incident_source(incident.incident_id)
-            if source is None or source.camera_id not in self.buffers:
+            if source is None:
                 return
             opened = event.type is EventType.INCIDENT_OPENED
-            if opened:
-                await self._snapshot(source)
-            await self._record(source, source.first_seen if opened else source.last_seen)
+            await self._trigger(source, source.first_seen if opened else source.last_seen)
         except (MediaError, StoreError, sqlite3.Error, ValidationError) as err:
             log.error("media of incident %s: %s", event.payload.get("incident_id"), err)
 
+    async def adopt_open_incidents(self) -> None:
+        """At start: follow the camera incidents that are still open (see `follow_carried`)."""
+        try:
+            opened = await self.store.open_incidents()
+        except (StoreError, sqlite3.Error) as err:
+            log.error("cannot read the open incidents: %s", err)
+            return
+        self.carried = {i: s.last_seen for i, s in opened.items() if i not in self.recordings}
+
+    async def follow_carried(self) -> None:
+        """Record the first new event of each incident open before the start.
+
+        The engine publishes a repeat only every `update_interval_s` after the incident's
+        last update, which may have been before the stop, so the incidents table is read."""
+        if not self.carried:
+            return
+        try:
+            opened = await self.store.open_incidents()
+            for incident_id, known in list(self.carried.items()):
+                source = opened.get(incident_id)
+                if source is None:  # resolved
+                    del self.carried[incident_id]
+                elif source.last_seen > known:
+                    self.carried[incident_id] = source.last_seen
+                    await self._trigger(source, source.last_seen)
+        except (MediaError, StoreError, sqlite3.Error) as err:
+            log.error("media of incidents open before the start: %s", err)
+
+    async def _trigger(self, source: IncidentSource, at: datetime) -> None:
+        """Snapshot (unless the incident has one) and clip of the incident's event at `at`."""
+        if source.camera_id not in self.buffers:
+            return
+        if not await self.store.has_snapshot(source.incident_id):
+            await self._snapshot(source, at)
+        await self._record(source, at)
+        if source.incident_id in self.recordings:
+            self.carried.pop(source.incident_id, None)
+
     async def _record(self, source: IncidentSource, since: datetime) -> None:
         """Start a clip `pre_s` before `since`, or extend the incident's active clip."""
-        end_at = source.last_seen.timestamp() + self.settings.post_s
+        last_seen = source.last_seen.timestamp()
         active = self.recordings.get(source.incident_id)
         if active is not None:
-            active.end_at = min(max(active.end_at, end_at), active.cap_at)
+            active.extend(last_seen, self.settings.post_s)
             return
+        if since.timestamp() <= self.covered.get(source.incident_id, -math.inf):
+            return  # this event is in a finished clip already (an update heard twice)
         buffer = self.buffers[source.camera_id]
         collector = buffer.start_collecting(since.timestamp() - self.settings.pre_s - EDGE_S)
-        if not collector.frames:  # camera down, or the event is too old for the ring
+        frames = collector.frames
+        if not frames or frames[0].captured_at > since.timestamp() + RING_SLACK_S:
+            # camera down, or the event is older than the ring (from before a restart)
             buffer.stop_collecting(collector)
             log.info("camera %s: no frames around the event; no clip", source.camera_id)
             return
@@ -168,9 +234,9 @@ class MediaRecorder:
         except BaseException:
             buffer.stop_collecting(collector)
             raise
-        self.recordings[source.incident_id] = Recording(
-            media_id, source, buffer, collector, path, min(end_at, cap_at), cap_at
-        )
+        rec = Recording(media_id, source, buffer, collector, path, -math.inf, cap_at, -math.inf)
+        rec.extend(max(last_seen, since.timestamp()), self.settings.post_s)
+        self.recordings[source.incident_id] = rec
         log.info("camera %s: recording clip %s", source.camera_id, media_id)
 
     async def finish_due(self, now: float) -> None:
@@ -183,8 +249,7 @@ class MediaRecorder:
                 continue
             latest = await self.store.incident_source(incident_id)
             if latest is not None:
-                end_at = min(latest.last_seen.timestamp() + self.settings.post_s, rec.cap_at)
-                rec.end_at = max(rec.end_at, end_at)
+                rec.extend(latest.last_seen.timestamp(), self.settings.post_s)
             if self._due(rec, now):
                 self._finish(incident_id)
 
@@ -195,6 +260,7 @@ class MediaRecorder:
 
     def _finish(self, incident_id: UUID) -> None:
         rec = self.recordings.pop(incident_id)
+        self.covered[incident_id] = rec.seen
         kept = rec.buffer.stop_collecting(rec.collector)
         frames = [f for f in kept if f.captured_at <= rec.cap_at]
         self._spawn(self._write_clip(rec, frames), f"clip {rec.media_id}")
@@ -230,9 +296,9 @@ class MediaRecorder:
 
     # -- snapshots --
 
-    async def _snapshot(self, source: IncidentSource) -> None:
+    async def _snapshot(self, source: IncidentSource, at: datetime) -> None:
         buffer = self.buffers[source.camera_id]
-        t = source.first_seen.timestamp()
+        t = at.timestamp()
         view = buffer.view_at(t)
         boxes: list[OverlayBox] = []
         if view is not None:

@@ -11,19 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
 import aiosqlite
 
-from appliance.media.errors import MediaNotFound, MediaNotReady
+from appliance.media.encode import read_back
+from appliance.media.errors import EncodeError, MediaNotFound, MediaNotReady
 from appliance.store.events import EventStore, StoredEvent
 from contracts import EventType, MediaKind, MediaRecord
 
 log = logging.getLogger(__name__)
 
 _NEVER_EVICTED = "('open', 'acknowledged')"
+CUT_OFF = "cut off: the appliance stopped while recording"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class MediaRow:
     started_at: datetime
     ended_at: datetime | None
     created_at: datetime
+    error: str | None
+    """Why a `failed` file failed."""
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> MediaRow:
@@ -56,6 +60,7 @@ class MediaRow:
             started_at=datetime.fromisoformat(row["started_at"]),
             ended_at=datetime.fromisoformat(row["ended_at"]) if row["ended_at"] else None,
             created_at=datetime.fromisoformat(row["created_at"]),
+            error=row["error"],
         )
 
 
@@ -70,6 +75,14 @@ class IncidentSource:
     """Capture time of the frame of the incident's first event."""
     last_seen: datetime
     """Capture time of the frame of its latest event."""
+
+
+@dataclass
+class Settled:
+    """What became of the rows a stop left `recording`."""
+
+    finished: int = 0
+    failed: int = 0
 
 
 def utc_iso(t: datetime) -> str:
@@ -90,13 +103,7 @@ class MediaStore:
         )
         if row is None or not row["camera_id"]:
             return None
-        return IncidentSource(
-            incident_id=incident_id,
-            correlation_id=row["correlation_id"],
-            camera_id=row["camera_id"],
-            first_seen=datetime.fromisoformat(row["occurred_at"]),
-            last_seen=datetime.fromisoformat(row["last_seen_at"]),
-        )
+        return _source(row)
 
     async def begin(
         self,
@@ -166,18 +173,60 @@ class MediaStore:
         log.error("media %s failed: %s", media_id, reason)
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE media SET state = 'failed', ended_at = COALESCE(ended_at, ?)"
+                "UPDATE media SET state = 'failed', error = ?, ended_at = COALESCE(ended_at, ?)"
                 " WHERE media_id = ? AND state = 'recording'",
-                (utc_iso(datetime.now(UTC)), str(media_id)),
+                (reason, utc_iso(datetime.now(UTC)), str(media_id)),
             )
 
-    async def fail_unfinished(self) -> int:
-        """After a restart: files that were being written will never be finished."""
-        rows = await self.db.fetch_all("SELECT * FROM media WHERE state = 'recording'")
+    async def settle_unfinished(self) -> Settled:
+        """At start, before recording: rows a stop left `recording` get a final state.
+
+        A file under its final name is complete (written as `.part`, fsynced, renamed): the
+        stop came before its row was marked, so it is finished now. Any other file was cut
+        off: what is left of it is deleted and the row fails with the reason."""
+        rows = await self.db.fetch_all(
+            "SELECT m.*, i.correlation_id FROM media m LEFT JOIN incidents i"
+            " ON i.id = m.incident_id WHERE m.state = 'recording'"
+        )
+        settled = Settled()
         for row in rows:
-            await asyncio.to_thread(_remove, Path(row["path"]))
-            await self.fail(UUID(row["media_id"]), "the appliance stopped while recording")
-        return len(rows)
+            media_id, path, kind = UUID(row["media_id"]), Path(row["path"]), MediaKind(row["kind"])
+            try:
+                written, length = await asyncio.to_thread(read_back, path, kind)
+            except EncodeError:
+                await asyncio.to_thread(_remove, path)
+                await self.fail(media_id, CUT_OFF)
+                settled.failed += 1
+                continue
+            started = datetime.fromisoformat(row["started_at"])
+            await self.complete(
+                media_id,
+                size_bytes=written.size_bytes,
+                sha256=written.sha256,
+                started_at=started,
+                ended_at=started + timedelta(seconds=length),
+                correlation_id=row["correlation_id"] or row["camera_id"],
+            )
+            settled.finished += 1
+        return settled
+
+    async def has_snapshot(self, incident_id: UUID) -> bool:
+        """Whether the incident has a snapshot that is being written, ready or was evicted."""
+        row = await self.db.fetch_one(
+            "SELECT 1 FROM media WHERE incident_id = ? AND kind = 'snapshot'"
+            " AND state != 'failed' LIMIT 1",
+            (str(incident_id),),
+        )
+        return row is not None
+
+    async def open_incidents(self) -> dict[UUID, IncidentSource]:
+        """The camera incidents that are not resolved, by id."""
+        rows = await self.db.fetch_all(
+            "SELECT i.id, i.correlation_id, i.camera_id, i.last_seen_at, e.occurred_at"
+            " FROM incidents i JOIN events e ON e.seq = i.first_event_seq"
+            f" WHERE i.state IN {_NEVER_EVICTED} AND i.camera_id IS NOT NULL"
+        )
+        return {UUID(r["id"]): _source(r) for r in rows if r["camera_id"]}
 
     async def get(self, media_id: UUID) -> MediaRow:
         row = await _row(self.db.conn, media_id)
@@ -239,6 +288,16 @@ class MediaStore:
                 (str(media_id),),
             )
             return cursor.rowcount == 1
+
+
+def _source(row: aiosqlite.Row) -> IncidentSource:
+    return IncidentSource(
+        incident_id=UUID(row["id"]),
+        correlation_id=row["correlation_id"],
+        camera_id=row["camera_id"],
+        first_seen=datetime.fromisoformat(row["occurred_at"]),
+        last_seen=datetime.fromisoformat(row["last_seen_at"]),
+    )
 
 
 async def _row(conn: aiosqlite.Connection, media_id: UUID) -> aiosqlite.Row | None:

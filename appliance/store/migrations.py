@@ -148,4 +148,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX media_upload ON media (state, uploaded_at, created_at);
     CREATE INDEX media_age ON media (created_at);
     """,
+    # 6: why a media file failed (encoder error, cut off by a stop) (owner: media)
+    """
+    ALTER TABLE media ADD COLUMN error TEXT;
+    """,
 ]

@@ -38,6 +38,7 @@ def media_json(media: MediaRow) -> dict[str, Any]:
         "started_at": media.started_at.isoformat(),
         "ended_at": media.ended_at.isoformat() if media.ended_at else None,
         "size_bytes": media.size_bytes,
+        "error": media.error,
         "url": media_url(media.media_id),
     }
 

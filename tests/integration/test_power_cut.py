@@ -1,11 +1,14 @@
 """Power cut: the appliance is SIGKILLed at random moments while events flow, 20 rounds.
 
 After every restart each event acknowledged before the kill is there, the database passes
-`PRAGMA integrity_check`, and the outbox sequence has no gaps.
+`PRAGMA integrity_check`, and the outbox sequence has no gaps. The events come from a camera
+(a video file), so clips are being recorded at the kills: after the restart no media row a
+kill left `recording` is still recording.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -17,11 +20,26 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from tests.appliance.camera.media import write_video
+from tests.appliance.media.conftest import scene_frame
 from tests.conftest import API_TOKEN, free_port
 
 ROUNDS = 20
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+def camera_settings(data_dir: Path) -> str:
+    """A camera playing a video file; no detector loads (the events are posted)."""
+    video = data_dir / "pen.mp4"
+    if not video.exists():
+        write_video(video, [scene_frame(i) for i in range(100)], 10.0)
+    vision = {
+        "runner": {"plugins": [{"name": "none", "config": {"type": "none"}}]},
+        "cameras": [{"source": {"id": "cam-1", "url": str(video)}, "detector": "none"}],
+    }
+    return json.dumps(vision)
 
 
 def start_appliance(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -34,6 +52,7 @@ def start_appliance(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         "BYRE_APPLIANCE_MQTT__HOST": "127.0.0.1",
         "BYRE_APPLIANCE_MQTT__PORT": str(free_port()),
         "BYRE_APPLIANCE_LOG_LEVEL": "WARNING",
+        "BYRE_APPLIANCE_VISION": camera_settings(data_dir),
     }
     log = data_dir / "appliance.log"
     with log.open("ab") as out:
@@ -54,7 +73,12 @@ def post_events_until_killed(port: int, acknowledged: list[str], stop: threading
     """Record events one after another; keep the ids the appliance acknowledged (201)."""
     body = {
         "correlation_id": "cam-1:escape:pen",
-        "event": {"kind": "escape", "severity": "warning", "summary": "cow out"},
+        "event": {
+            "kind": "escape",
+            "severity": "warning",
+            "summary": "cow out",
+            "camera_id": "cam-1",
+        },
     }
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH, timeout=5) as client:
         for _ in range(100_000):
@@ -81,13 +105,22 @@ def check_database(path: Path, acknowledged: list[str]) -> int:
     return len(event_seqs)
 
 
+def media_states(path: Path) -> dict[str, str]:
+    with sqlite3.connect(path) as conn:
+        return dict(conn.execute("SELECT media_id, state FROM media"))
+
+
+@pytest.mark.timeout(900)  # 20 cold starts: 8-12 s each on a loaded 2-core machine
 def test_acknowledged_events_survive_repeated_power_cuts(tmp_path: Path) -> None:
     rng = random.Random(20261128)
     acknowledged: list[str] = []
     port = free_port()
     totals = []
+    cut_off: set[str] = set()  # media a kill left `recording`
     for _ in range(ROUNDS):
         process = start_appliance(tmp_path, port)
+        states = media_states(tmp_path / "appliance.db")
+        assert {states[m] for m in cut_off} <= {"failed", "ready"}, "media left recording"
         stop = threading.Event()
         writer = threading.Thread(
             target=post_events_until_killed, args=(port, acknowledged, stop), daemon=True
@@ -99,6 +132,9 @@ def test_acknowledged_events_survive_repeated_power_cuts(tmp_path: Path) -> None
         stop.set()
         writer.join(timeout=10)
         totals.append(check_database(tmp_path / "appliance.db", acknowledged))
+        states = media_states(tmp_path / "appliance.db")
+        cut_off |= {m for m, state in states.items() if state == "recording"}
 
     assert len(acknowledged) > ROUNDS  # events really flowed in most rounds
+    assert cut_off, "no clip was being recorded at any kill"
     assert totals == sorted(totals)

@@ -92,9 +92,21 @@ async def test_incident_media_lists_files_with_their_urls(served: Served) -> Non
         "started_at": START.isoformat(),
         "ended_at": START.isoformat(),
         "size_bytes": len(served.clip),
+        "error": None,
         "url": f"/api/v1/media/{served.clip_id}",
     }
     assert items[str(served.recording_id)]["state"] == "recording"
+
+
+async def test_a_failed_file_is_listed_with_its_reason(served: Served) -> None:
+    await served.appliance.app[keys.MEDIA].store.fail(served.recording_id, "encoder broke")
+    async with (
+        aiohttp.ClientSession(headers=AUTH) as http,
+        http.get(f"{served.appliance.url}/api/v1/incidents/{served.incident_id}/media") as resp,
+    ):
+        body = await resp.json()
+    (failed,) = [i for i in body["items"] if i["media_id"] == str(served.recording_id)]
+    assert (failed["state"], failed["error"]) == ("failed", "encoder broke")
 
 
 async def test_whole_file_is_served_with_its_type(served: Served) -> None:

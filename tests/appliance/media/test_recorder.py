@@ -179,3 +179,35 @@ async def test_incidents_of_cameras_without_a_tap_are_ignored(
     row = await events.db.fetch_one("SELECT COUNT(*) FROM media")
     assert row is not None
     assert row[0] == 0
+
+
+async def test_an_update_heard_again_after_its_clip_finished_starts_no_second_clip(
+    tmp_path: Path, events: EventStore
+) -> None:
+    scene = Scene(tmp_path, events, pre_s=1.0, post_s=1.0)
+    scene.feed(-2.0, 0.2)
+    await scene.event(0.0)
+    scene.feed(0.2, 1.0)
+    await scene.event(0.8)
+    (update,) = await events.list_events(types=[EventType.INCIDENT_UPDATED])
+    scene.feed(1.0, 2.0)
+    await scene.recorder.finish_due(scene.t0 + 2.0)
+    assert not scene.recorder.recordings
+    await scene.recorder.on_event(update)  # the same update again (e.g. hub and restart watch)
+    assert not scene.recorder.recordings
+    scene.feed(2.0, 3.0)
+    await scene.event(2.8)  # a new event after the clip: a new clip
+    assert scene.recorder.recordings
+    await scene.recorder.close()
+    assert len(await scene.clips()) == 2
+
+
+async def test_an_event_older_than_the_ring_gets_no_clip_of_later_frames(
+    tmp_path: Path, events: EventStore
+) -> None:
+    scene = Scene(tmp_path, events, pre_s=1.0, post_s=1.0)
+    scene.feed(0.0, 3.0)  # frames since a restart
+    await scene.event(-30.0)  # an event from before it, applied late by the engine
+    assert scene.recorder.recordings == {}
+    await scene.recorder.close()
+    assert await scene.clips() == []

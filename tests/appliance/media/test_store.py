@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
+import cv2
 import pytest
 from pydantic import ValidationError
 
 from appliance.media.errors import MediaNotFound, MediaNotReady
-from appliance.media.store import MediaStore
+from appliance.media.store import CUT_OFF, MediaStore
 from appliance.store import EventStore
 from contracts import EventType, MediaKind, new_id
+from tests.appliance.media.conftest import scene_frame, synthetic_clip
 
 SHA = "ab" * 32
 START = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
@@ -120,7 +123,47 @@ async def test_files_cut_off_by_a_stop_are_marked_failed_and_removed(
     part = path.with_name(path.name + ".part")
     part.write_bytes(b"half a clip")
     media_id = await begin_clip(store, path)
-    assert await store.fail_unfinished() == 1
-    assert await state_of(events, media_id) == "failed"
+    settled = await store.settle_unfinished()
+    assert (settled.finished, settled.failed) == (0, 1)
+    row = await store.get(media_id)
+    assert (row.state, row.error) == ("failed", CUT_OFF)
     assert not part.exists()
     assert await counts(events) == (0, 0)  # nothing is announced for a broken file
+    assert (await store.settle_unfinished()).failed == 0  # a second start changes nothing
+
+
+async def test_a_complete_file_whose_row_a_stop_left_recording_is_finished(
+    tmp_path: Path, events: EventStore
+) -> None:
+    """The stop came between the file's rename and the transaction that marks it ready."""
+    store = MediaStore(events)
+    clip = synthetic_clip(tmp_path / "media" / "c.mp4", seconds=2.0, fps=5.0)
+    snapshot = tmp_path / "media" / "c.jpg"
+    ok, jpeg = cv2.imencode(".jpg", scene_frame(40))
+    assert ok
+    snapshot.write_bytes(jpeg.tobytes())
+    clip_id = await begin_clip(store, clip)
+    snapshot_id = new_id()
+    await store.begin(snapshot_id, None, "cam1", MediaKind.SNAPSHOT, "image/jpeg", snapshot, START)
+    settled = await store.settle_unfinished()
+    assert (settled.finished, settled.failed) == (2, 0)
+    row = await store.get(clip_id)
+    assert row.state == "ready"
+    assert row.size_bytes == clip.stat().st_size
+    assert row.sha256 == hashlib.sha256(clip.read_bytes()).hexdigest()
+    assert row.ended_at == START + timedelta(seconds=1.8)  # 10 frames at 5 fps
+    assert (await store.get(snapshot_id)).state == "ready"
+    announced = await events.list_events(types=[EventType.MEDIA_READY])
+    assert {e.payload["media_id"] for e in announced} == {str(clip_id), str(snapshot_id)}
+
+
+async def test_an_unreadable_file_under_the_final_name_fails(
+    tmp_path: Path, events: EventStore
+) -> None:
+    store = MediaStore(events)
+    path = tmp_path / "d.mp4"
+    path.write_bytes(b"not a video")
+    media_id = await begin_clip(store, path)
+    assert (await store.settle_unfinished()).failed == 1
+    assert await state_of(events, media_id) == "failed"
+    assert not path.exists()
