@@ -1,4 +1,4 @@
-"""Per-frame measurements for the gate and the health checks (run in the reader thread)."""
+"""Measurements of looked-at frames for the gate and the health checks (reader thread)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,23 @@ _DILATE = np.ones((3, 3), np.uint8)
 
 
 @dataclass(frozen=True, slots=True)
-class FrameStats:
-    motion_fraction: float
+class MotionStats:
+    """What the gate needs, measured on every looked-at frame."""
+
+    fraction: float
     """Share of changed pixels against the previous looked-at frame (0.0 for the first: the
     minimum rate sends it)."""
+    brightness: float
+    """Mean grey level (0-255) of the shrunk, blurred view."""
+
+
+@dataclass(frozen=True, slots=True)
+class FrameStats:
+    motion_fraction: float
+    """Share of changed pixels against the previous looked-at frame."""
     frozen_diff: float | None
-    """Mean absolute difference to the previous looked-at frame on a sparse raw pixel sample."""
+    """Mean absolute difference to the previous health check's frame on a sparse raw pixel
+    sample."""
     brightness: float
     """Mean grey level, 0-255."""
     contrast: float
@@ -58,7 +69,8 @@ def edge_similarity(reference: Image, edges: Image) -> float | None:
 
 
 class FrameAnalyzer:
-    """Measures each looked-at frame against the previous one and the reference view."""
+    """Measures looked-at frames: motion against the previous one (every frame), health
+    against the previous check and the reference view (as often as the caller asks)."""
 
     def __init__(self, settings: CameraSettings, reference: Image | None = None) -> None:
         self.settings = settings
@@ -78,12 +90,20 @@ class FrameAnalyzer:
         self._next_view_check = 0.0
 
     def analyze(self, image: Image, at_mono: float) -> FrameStats:
+        """Both measurements of one frame."""
+        return self.health(image, at_mono, self.motion(image).fraction)
+
+    def motion(self, image: Image) -> MotionStats:
+        """The gate's measurement; becomes the previous frame for the next one."""
         prepared = self.gate.prepare(image)
-        motion = (
+        fraction = (
             0.0 if self._previous is None else self.gate.changed_fraction(self._previous, prepared)
         )
         self._previous = prepared
+        return MotionStats(fraction, float(cv2.mean(prepared)[0]))
 
+    def health(self, image: Image, at_mono: float, motion_fraction: float) -> FrameStats:
+        """The health measurements of the frame `motion` was last given."""
         sample = shrink(image, self.settings.motion.width, cv2.INTER_NEAREST)
         frozen: float | None = None
         if self._previous_sample is not None and self._previous_sample.shape == sample.shape:
@@ -99,7 +119,7 @@ class FrameAnalyzer:
         if self._reference_edges is None:
             if brightness >= health.dark_brightness and contrast >= health.blocked_contrast:
                 self.set_reference(image)
-        elif at_mono >= self._next_view_check:
+        elif at_mono >= self._next_view_check and self._previous is not None:
             self._next_view_check = at_mono + health.moved_check_interval_s
-            similarity = edge_similarity(self._reference_edges, edge_map(prepared))
-        return FrameStats(motion, frozen, brightness, contrast, similarity)
+            similarity = edge_similarity(self._reference_edges, edge_map(self._previous))
+        return FrameStats(motion_fraction, frozen, brightness, contrast, similarity)

@@ -39,3 +39,5 @@ class InferenceFrame:
     reason: InferReason
     motion_fraction: float
     """Share of changed pixels against the previously looked-at frame (0-1)."""
+    brightness: float | None = None
+    """Mean grey level (0-255) of the gate's shrunk view, when the gate measured it."""

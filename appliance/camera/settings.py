@@ -171,6 +171,12 @@ class HealthSettings(_Section):
         description="Edge-map similarity to the reference frame (0-1) below which the view "
         "counts as moved.",
     )
+    check_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the frozen, dark and blocked measurements are taken (motion is "
+        "measured on every looked-at frame).",
+    )
     moved_check_interval_s: float = Field(
         default=2.0, gt=0, description="How often the view is compared with the reference."
     )

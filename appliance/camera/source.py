@@ -4,9 +4,11 @@
         async for item in camera.frames_to_infer():
             detect(item.frame.image)
 
-The reader thread stamps every frame; frames due at `detect_fps` are measured there too (motion,
-health) and handed to the event loop, which debounces health and applies the gate. Only the newest
-chosen frame waits for the consumer: a slow consumer skips frames, it never builds a queue.
+The reader thread stamps every frame; frames due at `detect_fps` get their motion measured there
+and go straight to the event loop, which applies the gate; the health measurements follow, at
+most every `health.check_interval_s` and after the hand-over, so a chosen frame never waits for
+them. The loop debounces health. Only the newest chosen frame waits for the consumer: a slow
+consumer skips frames, it never builds a queue.
 """
 
 from __future__ import annotations
@@ -15,16 +17,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 import cv2
 import numpy as np
 
-from appliance.camera.analysis import FrameAnalyzer, FrameStats
+from appliance.camera.analysis import FrameAnalyzer, FrameStats, MotionStats
 from appliance.camera.capture import open_capture
 from appliance.camera.errors import CameraError
 from appliance.camera.frames import Frame, Image, InferenceFrame, InferReason
@@ -36,8 +37,8 @@ from appliance.camera.settings import CameraSettings
 log = logging.getLogger(__name__)
 
 HealthCallback = Callable[[CameraHealthEvent], Awaitable[None]]
+T = TypeVar("T")
 TICK_S = 0.2
-MAX_PENDING_SAMPLES = 4
 MAX_PENDING_HEALTH = 256
 HEALTH_DRAIN_S = 2.0
 
@@ -69,7 +70,7 @@ class CameraCounters:
 @dataclass(frozen=True, slots=True)
 class _Sample:
     frame: Frame
-    stats: FrameStats
+    motion: MotionStats
 
 
 class CameraSource:
@@ -92,8 +93,7 @@ class CameraSource:
         )
         self._monitor = HealthMonitor(settings.id, settings.health, time.monotonic())
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._samples: deque[_Sample] = deque(maxlen=MAX_PENDING_SAMPLES)
-        self._sample_ready = asyncio.Event()
+        self._next_health = 0.0
         self._chosen: InferenceFrame | None = None
         self._chosen_ready = asyncio.Event()
         self._health_events: asyncio.Queue[CameraHealthEvent] = asyncio.Queue(MAX_PENDING_HEALTH)
@@ -216,49 +216,49 @@ class CameraSource:
                 if not self._listener_failed:
                     log.exception("camera %s: frame listener failed", self.settings.id)
                     self._listener_failed = True
-        if not self._schedule.due(frame.captured_mono):
+        at = frame.captured_mono
+        if not self._schedule.due(at):
             return
-        sample = _Sample(frame, self._analyzer.analyze(frame.image, frame.captured_mono))
+        motion = self._analyzer.motion(frame.image)
+        self._to_loop(self._consider, _Sample(frame, motion))
+        if at >= self._next_health:
+            self._next_health = at + self.settings.health.check_interval_s
+            stats = self._analyzer.health(frame.image, at, motion.fraction)
+            self._to_loop(self._check_health, stats)
+
+    def _to_loop(self, callback: Callable[[T], None], arg: T) -> None:
         loop = self._loop
         if loop is None or self._closed:
             return
         with contextlib.suppress(RuntimeError):  # the loop closed under us
-            loop.call_soon_threadsafe(self._accept, sample)
-
-    def _accept(self, sample: _Sample) -> None:
-        self._samples.append(sample)
-        self._sample_ready.set()
+            loop.call_soon_threadsafe(callback, arg)
 
     # -- event loop side --
 
     async def _run(self) -> None:
         while True:
-            if not self._samples:
-                self._sample_ready.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(TICK_S):
-                        await self._sample_ready.wait()
-            now = time.monotonic()
-            while self._samples:
-                self._consider(self._samples.popleft(), now)
+            await asyncio.sleep(TICK_S)
             reader = self._reader
+            now = time.monotonic()
             for event in self._monitor.on_tick(reader.last_frame_mono, now, reader.last_error):
                 self._emit(event)
 
-    def _consider(self, sample: _Sample, now: float) -> None:
+    def _consider(self, sample: _Sample) -> None:
         self._counts["considered"] += 1
-        for event in self._monitor.on_frame(sample.stats, now):
-            self._emit(event)
-        motion = sample.stats.motion_fraction
-        reason = self._gate.decide(motion, sample.frame.captured_mono)
+        motion = sample.motion
+        reason = self._gate.decide(motion.fraction, sample.frame.captured_mono)
         if reason is None:
             return
         self._counts["inferred"] += 1
         self._counts["motion" if reason is InferReason.MOTION else "min_rate"] += 1
         if self._chosen is not None:
             self._counts["skipped"] += 1
-        self._chosen = InferenceFrame(sample.frame, reason, motion)
+        self._chosen = InferenceFrame(sample.frame, reason, motion.fraction, motion.brightness)
         self._chosen_ready.set()
+
+    def _check_health(self, stats: FrameStats) -> None:
+        for event in self._monitor.on_frame(stats, time.monotonic()):
+            self._emit(event)
 
     def _emit(self, event: CameraHealthEvent) -> None:
         level = logging.WARNING if event.active else logging.INFO

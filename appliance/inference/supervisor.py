@@ -275,9 +275,13 @@ class PluginSupervisor:
         while True:
             await asyncio.sleep(tick)
             now = time.monotonic()
-            if self.state is PluginState.LOADING and now - started > settings.load_timeout_s:
-                return f"not ready after {settings.load_timeout_s:g} s"
-            silent = now - (link.last_heard or now)  # start-up counts against the load timeout
+            if self.state is PluginState.LOADING:
+                # the load timeout alone covers start-up: a runtime converting or compiling a
+                # model may hold the GIL for seconds, so the heartbeat thread cannot speak
+                if now - started > settings.load_timeout_s:
+                    return f"not ready after {settings.load_timeout_s:g} s"
+                continue
+            silent = now - (link.last_heard or now)
             if silent > settings.heartbeat_timeout_s:
                 return f"no heartbeat for {silent:.1f} s"
             entry = link.overdue(now, settings.hang_margin_s)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -98,6 +99,16 @@ def frame_fit(detector: Detector) -> FrameFitMessage | None:
         return None
 
 
+def release_free_heap() -> None:
+    """Hand the heap that loading freed (model conversion, compilation) back to the system;
+    glibc keeps it otherwise. Elsewhere a no-op."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 def heartbeat(channel: Channel, interval_s: float, stop: threading.Event, parent: int) -> None:
     while not stop.wait(interval_s):
         if os.getppid() != parent:
@@ -173,6 +184,7 @@ def serve(sock: socket.socket, args: argparse.Namespace) -> int:
         channel.send(StatusMessage(state="failed", reason=str(err), pid=os.getpid()))
         stop.set()
         return EXIT_REFUSED
+    release_free_heap()
     channel.send(StatusMessage(state="ready", pid=os.getpid(), fit=frame_fit(detector)))
     maps = SegmentMaps()
     try:

@@ -84,8 +84,12 @@ class CameraPipeline:
         """Use new day and night filter rules from the next frame on."""
         self.selector.replace(filters, night)
 
+    def make_source(self) -> CameraSource:
+        """The camera's source (benchmarks override it to time the stages)."""
+        return CameraSource(self.settings.source, on_health=self._on_health)
+
     async def run(self) -> None:
-        source = CameraSource(self.settings.source, on_health=self._on_health)
+        source = self.make_source()
         if self.media is not None:
             source.add_frame_listener(self.media.on_frame)
         self.source = source
@@ -111,7 +115,8 @@ class CameraPipeline:
         self.counters.infer_ms_last = result.infer_ms
         captured = datetime.fromtimestamp(frame.captured_at, UTC)
         height, width = frame.image.shape[:2]
-        profile = self.selector.select_profile(captured.astimezone(), mean_luma(frame.image))
+        brightness = mean_luma(frame.image) if item.brightness is None else item.brightness
+        profile = self.selector.select_profile(captured.astimezone(), brightness)
         detections = profile.apply(result.detections, width / height)
         update = self.tracker.update(detections, frame.captured_at)
         self.counters.pipeline_ms.append((time.monotonic() - frame.captured_mono) * 1000)

@@ -28,6 +28,7 @@ FAST: dict[str, dict[str, Any]] = {
         "blocked_after_s": 0.6,
         "moved_after_s": 0.6,
         "moved_check_interval_s": 0.2,
+        "check_interval_s": 0.1,
         "clear_after_s": 0.3,
     },
     "reconnect": {

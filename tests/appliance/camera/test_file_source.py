@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from appliance.camera import CameraCondition, CameraSource, InferenceFrame, InferReason
+from appliance.camera.analysis import FrameStats
+from appliance.vision.profile import mean_luma
 from tests.appliance.camera.conftest import HealthLog, make_camera_settings
 from tests.appliance.camera.media import (
     HEIGHT,
@@ -99,6 +101,45 @@ async def test_static_scene_is_inferred_far_less_than_a_moving_one_yet_at_the_mi
     gaps = np.diff([item.frame.captured_mono for item in still_items])
     assert gaps.max() <= 0.5 + 2 * 0.1 + 0.2  # interval + detect periods + a loaded machine
     assert {item.reason for item in still_items} == {InferReason.MIN_RATE}
+
+
+async def test_motion_is_measured_on_every_looked_at_frame_and_health_at_its_own_interval(
+    tmp_path: Path,
+) -> None:
+    video = write_video(tmp_path / "moving.avi", moving_square(textured_view(), 20), fps=20)
+    settings = make_camera_settings(video, detect_fps=10, health={"check_interval_s": 0.5})
+    camera = CameraSource(settings)
+    checked: list[float] = []
+    health = camera._analyzer.health
+
+    def counted(image: Image, at_mono: float, motion_fraction: float) -> FrameStats:
+        checked.append(at_mono)
+        return health(image, at_mono, motion_fraction)
+
+    camera._analyzer.health = counted  # type: ignore[method-assign]
+    async with camera:
+        items = await take(camera, 16)
+        considered = camera.counters().frames_considered
+
+    assert considered >= 16
+    assert all(item.reason is InferReason.MOTION for item in items[1:])
+    assert 2 <= len(checked) <= considered / 3
+    assert min(np.diff(checked)) >= 0.5
+
+
+@pytest.mark.parametrize("level", [12, 110, 200])
+async def test_a_chosen_frame_carries_its_brightness_as_mean_luma(
+    tmp_path: Path, level: int
+) -> None:
+    view = textured_view()
+    view[:] = np.clip(view.astype(np.int16) + (level - 110), 0, 255).astype(np.uint8)
+    video = write_video(tmp_path / "view.avi", with_noise(view, 10), fps=20)
+
+    async with CameraSource(make_camera_settings(video)) as camera:
+        items = await take(camera, 2)
+
+    for item in items:
+        assert item.brightness == pytest.approx(mean_luma(item.frame.image), abs=3.0)
 
 
 def frozen_view() -> list[Image]:

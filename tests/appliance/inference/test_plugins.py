@@ -7,6 +7,8 @@ so a test can tell the frame crossed shared memory intact. The misbehaving ones 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import time
@@ -149,4 +151,25 @@ class Raises(Detector):
     def infer(self, frame: Frame) -> list[Detection]:
         if triggered(frame, "marked"):
             raise ValueError("cannot make sense of this frame")
+        return [describe(frame)]
+
+
+class GilLoadConfig(PluginConfig):
+    type: Literal["gil-load"] = "gil-load"
+    hold_s: int = Field(default=3, ge=0, description="Seconds load() holds the GIL.")
+
+
+class GilLoad(Detector):
+    """Loads like a runtime converting a model: one long native call that keeps the GIL, so
+    the worker's heartbeat thread cannot speak meanwhile."""
+
+    key = "gil-load"
+    config_model = GilLoadConfig
+
+    def load(self) -> None:
+        assert isinstance(self.config, GilLoadConfig)
+        libc = ctypes.PyDLL(ctypes.util.find_library("c"))  # PyDLL: the call keeps the GIL
+        libc.sleep(self.config.hold_s)
+
+    def infer(self, frame: Frame) -> list[Detection]:
         return [describe(frame)]

@@ -14,6 +14,7 @@ import pytest
 from appliance.inference import PluginRefused, PluginSpec, PluginState, Runner, RunnerSettings
 from plugins.detectors.model import SHIPPED_BUNDLE
 from tests.appliance.inference.conftest import FAST, MakeRunner, worker_children
+from tests.conftest import eventually
 from tests.plugins.conftest import photo
 
 
@@ -49,12 +50,9 @@ def model_spec(bundle: Path, cache: Path, **extra: object) -> PluginSpec:
 
 
 @pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def model_cache(shipped_model_cache: Path) -> Path:
     """The compiled model, cached once per session so each worker loads in seconds."""
-    # one path for every test folder that runs the shipped model: it is converted once
-    cache = tmp_path_factory.getbasetemp() / "shipped-model-cache"
-    cache.mkdir(exist_ok=True)
-    return cache
+    return shipped_model_cache
 
 
 class Watcher:
@@ -127,7 +125,11 @@ async def test_bad_bundle_is_refused_and_old_model_keeps_detecting(
         with pytest.raises(PluginRefused, match=named) as refused:
             await serving.replace("coco", model_spec(bad, model_cache))
         refused_at = time.monotonic()
-        await asyncio.sleep(0.8)
+
+        async def old_model_still_answers() -> bool:
+            return watcher.cows_after(refused_at) >= 3
+
+        await eventually(old_model_still_answers, 30.0)  # polled: inference is slow when loaded
     after = serving.status()["coco"]
     assert "old one kept" in str(refused.value)
     assert (after.state, after.pid) == (PluginState.READY, before.pid)
@@ -146,7 +148,11 @@ async def test_good_bundle_takes_over_without_a_gap(
         await asyncio.sleep(0.5)
         status = await serving.replace("coco", model_spec(newer, model_cache, score=0.5))
         swapped = time.monotonic()
-        await asyncio.sleep(0.8)
+
+        async def new_model_answers() -> bool:
+            return watcher.cows_after(swapped) >= 3
+
+        await eventually(new_model_answers, 30.0)
     assert status.state is PluginState.READY
     assert status.pid not in (None, before.pid)
     assert watcher.errors == []

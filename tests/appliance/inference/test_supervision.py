@@ -115,6 +115,22 @@ async def test_plugin_crashing_3_times_in_the_window_is_quarantined_and_others_k
     assert runner.status()["fake-boxes"].restarts == 0
 
 
+async def test_a_load_keeping_the_heartbeat_silent_is_not_taken_for_a_hang(
+    make_runner: MakeRunner,
+) -> None:
+    settings = make_settings({"type": "gil-load", "hold_s": 4})  # heartbeat timeout: 2 s
+    started = await make_runner(settings)
+    runner = started.runner
+
+    await eventually_state(runner, "gil-load", PluginState.READY)
+    frame = make_frame(seed=5)
+    result = await runner.detect("cam", frame, plugin="gil-load")
+
+    assert result.detections[0].label == expected_label(frame)
+    assert started.kinds("gil-load") == ["ready"]
+    assert runner.status()["gil-load"].restarts == 0
+
+
 async def test_released_plugin_serves_again(make_runner: MakeRunner) -> None:
     started = await make_runner(make_settings({"type": "abort"}, quarantine_crashes=1))
     runner = started.runner
