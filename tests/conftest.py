@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
 import uvicorn
 from aiohttp import web
 
 from appliance.app import create_app as create_appliance_app
 from appliance.settings import ApplianceSettings, HttpSettings, MqttSettings, SyncSettings
+from bench.postgres import temporary_database
 from sync_server.app import create_app as create_central_app
 from sync_server.settings import CentralSettings
 
@@ -46,15 +45,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'central.db'}"
         return
-    name = f"byre_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(POSTGRES_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        base = POSTGRES_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        yield f"{base}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with temporary_database(POSTGRES_DSN, "byre_test_") as url:
+        yield url
 
 
 @dataclass
@@ -166,6 +158,27 @@ async def make_appliance(tmp_path: Path) -> AsyncIterator[MakeAppliance]:
     yield make
     for appliance in running:
         await appliance.runner.cleanup()
+
+
+MODEL_TIMEOUT_S = 300
+"""Timeout of a test that loads the shipped model: the first one in a session waits for
+`shipped_model_cache` to compile it (a minute or two on a busy machine)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        uses_model = "shipped_model_cache" in getattr(item, "fixturenames", ())
+        if uses_model and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(MODEL_TIMEOUT_S))
+
+
+@pytest.fixture(scope="session")
+def shipped_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped detector's converted and compiled model cache, one for the whole run, ready
+    before the first runner with a load deadline uses it (see tests/model_cache.py)."""
+    from tests.model_cache import session_cache  # OpenVINO: only for sessions that need it
+
+    return session_cache(tmp_path_factory.getbasetemp() / "shipped-model-cache")
 
 
 async def eventually(predicate: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:

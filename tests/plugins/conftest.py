@@ -26,8 +26,8 @@ def photo(name: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("model-cache")
+def model_cache(shipped_model_cache: Path) -> Path:
+    return shipped_model_cache
 
 
 @pytest.fixture(scope="session")

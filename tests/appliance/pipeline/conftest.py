@@ -16,11 +16,8 @@ from appliance.vision.zones import ZoneConfig, ZoneSettings
 
 
 @pytest.fixture(scope="session")
-def pipeline_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # one path for every test folder that runs the shipped model: it is converted once
-    cache = tmp_path_factory.getbasetemp() / "shipped-model-cache"
-    cache.mkdir(exist_ok=True)
-    return cache
+def pipeline_model_cache(shipped_model_cache: Path) -> Path:
+    return shipped_model_cache
 
 
 @pytest.fixture(scope="session")
