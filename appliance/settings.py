@@ -37,7 +37,15 @@ class HttpSettings(_Section):
 
 
 class SyncSettings(_Section):
-    batch_size: int = Field(default=200, ge=1, le=1000, description="Events per sync request.")
+    batch_size: int = Field(
+        default=1000, ge=1, le=1000, description="Events per sync request at most."
+    )
+    max_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=16,
+        description="Sync requests under way at once (1: central commits batches in seq order).",
+    )
     idle_interval_s: float = Field(
         default=5.0, gt=0, description="Poll interval when nothing new was recorded."
     )

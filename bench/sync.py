@@ -2,6 +2,7 @@
 
     python -m bench.sync [--database sqlite|postgresql] [--bus kafka|rabbitmq|nats]
                          [--events 100000] [--media 500] [--media-kb 200] [--batch-size N]
+                         [--max-in-flight N]
 
 A real appliance (aiohttp app, SQLite store, sync agent, media uploader) runs in this process;
 a real central (`sync_server.app.run`: uvicorn, SQLite or PostgreSQL, bus bridge, local object
@@ -40,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
-import asyncpg
 import httpx
 import nats
 from aiohttp import web
@@ -54,6 +54,7 @@ from appliance.settings import ApplianceSettings, HttpSettings, MqttSettings, Sy
 from appliance.store.events import EventStore, StoredEvent
 from bench.bus import envelopes as bus_envelopes
 from bench.bus import free_port, raw_publish, tansu
+from bench.postgres import temporary_database
 from contracts import EventType, MediaKind, TelemetrySample, new_id
 from sync_server.bus.bridge import make_publisher
 from sync_server.bus.outbox import count_unpublished
@@ -172,15 +173,8 @@ async def central_database(kind: str, directory: Path) -> AsyncIterator[str]:
     if kind == "sqlite":
         yield f"sqlite+aiosqlite:///{directory / 'central.db'}"
         return
-    name = f"byre_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(POSTGRES_DSN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        base = POSTGRES_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        yield f"{base}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with temporary_database(POSTGRES_DSN, "byre_bench_") as url:
+        yield url
 
 
 _SERVE = (
@@ -241,7 +235,9 @@ class CentralProcess:
 
 
 @contextlib.asynccontextmanager
-async def running_appliance(directory: Path, batch_size: int) -> AsyncIterator[web.Application]:
+async def running_appliance(
+    directory: Path, batch_size: int, max_in_flight: int
+) -> AsyncIterator[web.Application]:
     settings = ApplianceSettings(
         environment="production",
         name="bench-box",
@@ -251,6 +247,7 @@ async def running_appliance(directory: Path, batch_size: int) -> AsyncIterator[w
         mqtt=MqttSettings(host="127.0.0.1", port=free_port()),
         sync=SyncSettings(
             batch_size=batch_size,
+            max_in_flight=max_in_flight,
             idle_interval_s=0.5,
             retry_min_s=0.2,
             retry_max_s=1.0,
@@ -342,7 +339,9 @@ async def run_once(args: argparse.Namespace, database: str, directory: Path) -> 
         central = CentralProcess(config, directory)
         await central.start()
         try:
-            async with running_appliance(directory / "appliance", args.batch_size) as app:
+            async with running_appliance(
+                directory / "appliance", args.batch_size, args.max_in_flight
+            ) as app:
                 appliance_id = await enrol(app, central.url, await central.enrolment_code())
                 await central.stop()
                 say(f"[{database}] central is down; queueing {args.events:,} events ...")
@@ -437,6 +436,12 @@ def main() -> None:
         type=int,
         default=SyncSettings().batch_size,
         help="events per sync request (default: the appliance's default)",
+    )
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=SyncSettings().max_in_flight,
+        help="sync requests under way at once (default: the appliance's default)",
     )
     parser.add_argument(
         "--raw-events", type=int, default=20_000, help="messages for the raw bus rate"

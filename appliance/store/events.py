@@ -45,6 +45,20 @@ class OutboxRow:
     attempts: int
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A pending outbox row as the sync agent sends it: the stored columns, payload as the
+    JSON text it was stored as (validated when recorded; never parsed again to send it)."""
+
+    seq: int
+    id: str
+    type: str
+    correlation_id: str
+    occurred_at: str
+    payload: str
+    attempts: int
+
+
 class EventStore:
     """Events and their outbox; `recorded` is set whenever a new event is committed."""
 
@@ -127,6 +141,35 @@ class EventStore:
             (*params, limit),
         )
         return [OutboxRow(StoredEvent.from_row(r), r["attempts"]) for r in rows]
+
+    async def outbox_items(
+        self,
+        limit: int,
+        *,
+        after_seq: int = 0,
+        type_prefix: str | None = None,
+        exclude: tuple[str, ...] = (),
+    ) -> list[OutboxItem]:
+        """Like `pending`, as `OutboxItem`s, only rows after `after_seq`."""
+        where = "o.state = 'pending' AND o.seq > ?"
+        params: list[object] = [after_seq]
+        if type_prefix is not None:
+            where += " AND substr(e.type, 1, ?) = ?"
+            params += [len(type_prefix), type_prefix]
+        for prefix in exclude:
+            where += " AND substr(e.type, 1, ?) <> ?"
+            params += [len(prefix), prefix]
+        rows = await self.db.fetch_all(
+            "SELECT e.seq, e.id, e.type, e.correlation_id, e.occurred_at, e.payload, o.attempts"
+            f" FROM outbox o JOIN events e ON e.seq = o.seq WHERE {where} ORDER BY o.seq LIMIT ?",
+            (*params, limit),
+        )
+        return [OutboxItem(*r) for r in rows]
+
+    async def last_seq(self) -> int:
+        """The highest seq recorded so far (0 when none)."""
+        row = await self.db.fetch_one("SELECT COALESCE(MAX(seq), 0) FROM outbox")
+        return int(row[0]) if row else 0
 
     async def mark_sent(self, seqs: list[int]) -> None:
         if not seqs:

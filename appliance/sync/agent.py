@@ -1,9 +1,14 @@
 """The sync agent: drains the outbox to central, resuming where it stopped.
 
-Batches are picked by priority (see `queue`), gzip-compressed and signed by the client.
-The batch size adapts: it halves when central times out or answers 413 and doubles back
-towards `batch_size` on success; a single event central still calls too big (413) is parked
-(a timeout alone never parks anything: the link may just be down).
+Batches are picked by priority (see `queue`), written straight from the stored rows (see
+`batch`), gzip-compressed and signed by the client. Up to `sync.max_in_flight` batches are
+on their way at once, so round trips overlap; each leaves the outbox only when central has
+answered for it, so a failure anywhere just leaves its rows pending for the next round.
+
+Two limits adapt, like a TCP window: the batch size halves when central times out or answers
+413, and the number of batches in flight drops to one on any failure; both double back on
+success (up to `batch_size` and `max_in_flight`). A single event central still calls too big
+(413) is parked (a timeout alone never parks anything: the link may just be down).
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ from datetime import UTC, datetime
 
 from appliance.errors import CentralError
 from appliance.settings import SyncSettings
-from appliance.store.events import EventStore, OutboxRow
+from appliance.store.events import EventStore, OutboxItem
+from appliance.sync.batch import batch_body
 from appliance.sync.client import CentralClient
 from appliance.sync.errors import CentralTimeoutError
 from appliance.sync.identity import Identity, IdentityStore
-from appliance.sync.queue import next_batch
-from contracts import EventEnvelope, SyncBatchRequest, new_id
+from appliance.sync.queue import BatchPicker
+from contracts import new_id
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,7 @@ class SyncStatus:
     last_error: str | None = None
     synced: int = 0
     batch_limit: int = 0
+    in_flight_limit: int = 1
     identity_changed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -49,9 +56,10 @@ class SyncAgent:
         self.client = client
         self.settings = settings
         self.status = SyncStatus(batch_limit=settings.batch_size)
+        self._failed = False  # a batch of the current round failed: limits do not grow
 
     async def run(self) -> None:
-        """Loop forever: wait for work, send a batch, back off with jitter on failure."""
+        """Loop forever: wait for work, send batches, back off with jitter on failure."""
         delay = self.settings.retry_min_s
         while True:
             self.status.identity_changed.clear()
@@ -77,29 +85,63 @@ class SyncAgent:
                 await self._wait(self.events.recorded, self.settings.idle_interval_s)
 
     async def sync_once(self, identity: Identity) -> int:
-        """Send one batch of pending events; returns how many left the outbox."""
-        rows = await next_batch(self.events, self.status.batch_limit)
-        if not rows:
-            return 0
-        batch = SyncBatchRequest(
-            batch_id=new_id(),
-            appliance_id=identity.appliance_id,
-            events=[_envelope(row, identity).model_dump(mode="json") for row in rows],
-        )
+        """Send pending events until none are left or a batch fails; returns how many left
+        the outbox. After a failure no new batch starts; the ones in flight are awaited,
+        then the first error is raised (the caller backs off)."""
+        self._failed = False
+        picker = BatchPicker(self.events)
+        in_flight: dict[asyncio.Task[int], list[OutboxItem]] = {}
+        sending: set[int] = set()
+        error: CentralError | None = None
+        handled = 0
         try:
-            reply = await self.client.send_batch(identity, batch)
+            while True:
+                while error is None and len(in_flight) < self.status.in_flight_limit:
+                    items = await picker.next_batch(self.status.batch_limit, sending)
+                    if not items:
+                        break
+                    sending.update(item.seq for item in items)
+                    in_flight[asyncio.create_task(self._send(identity, items))] = items
+                if not in_flight:
+                    break
+                finished, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    sending.difference_update(item.seq for item in in_flight.pop(task))
+                    try:
+                        handled += task.result()
+                    except CentralError as err:
+                        error = error or err
+        finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        if error is not None:
+            raise error
+        return handled
+
+    async def _send(self, identity: Identity, items: list[OutboxItem]) -> int:
+        """Send one batch and settle its rows; returns how many left the outbox."""
+        body = batch_body(new_id(), identity, items)
+        try:
+            reply = await self.client.send_batch(identity, body)
         except CentralError as err:
-            if err.status == 413 and len(rows) == 1:
-                log.error("event %s is too big for central (parked)", rows[0].event.id)
-                await self.events.park(rows[0].event.seq, f"too big for central: {err}")
+            if err.status == 413 and len(items) == 1:
+                log.error("event %s is too big for central (parked)", items[0].id)
+                await self.events.park(items[0].seq, f"too big for central: {err}")
                 return 1
-            await self.events.note_failure([r.event.seq for r in rows], str(err))
+            self._failed = True
+            self.status.in_flight_limit = 1
             if _too_big(err):
-                self.status.batch_limit = max(1, len(rows) // 2)
+                self.status.batch_limit = max(1, min(self.status.batch_limit, len(items) // 2))
+            await self.events.note_failure([item.seq for item in items], str(err))
             raise
-        self.status.batch_limit = min(self.settings.batch_size, self.status.batch_limit * 2)
+        if not self._failed:
+            limit = self.status.batch_limit * 2
+            self.status.batch_limit = min(self.settings.batch_size, limit)
+            window = self.status.in_flight_limit * 2
+            self.status.in_flight_limit = min(self.settings.max_in_flight, window)
         done = {str(i) for i in (*reply.accepted, *reply.duplicates)}
-        seq_by_id = {str(r.event.id): r.event.seq for r in rows}
+        seq_by_id = {item.id: item.seq for item in items}
         await self.events.mark_sent([seq for eid, seq in seq_by_id.items() if eid in done])
         for rejected in reply.rejected:
             if rejected.id in seq_by_id:
@@ -119,17 +161,3 @@ class SyncAgent:
 def _too_big(err: CentralError) -> bool:
     """Central timed out or refused the body as too large: a smaller batch may pass."""
     return isinstance(err, CentralTimeoutError) or err.status == 413
-
-
-def _envelope(row: OutboxRow, identity: Identity) -> EventEnvelope:
-    e = row.event
-    return EventEnvelope(
-        id=e.id,
-        type=e.type,
-        farm_id=identity.farm_id,
-        appliance_id=identity.appliance_id,
-        correlation_id=e.correlation_id,
-        seq=e.seq,
-        occurred_at=e.occurred_at,
-        payload=e.payload,
-    )

@@ -23,7 +23,6 @@ from contracts import (
     ContractModel,
     EnrolRequest,
     EnrolResponse,
-    SyncBatchRequest,
     SyncBatchResponse,
     decode,
 )
@@ -58,9 +57,9 @@ class CentralClient:
             server_url.rstrip("/"), reply.appliance_id, reply.farm_id, private_key_text(key)
         )
 
-    async def send_batch(self, identity: Identity, batch: SyncBatchRequest) -> SyncBatchResponse:
+    async def send_batch(self, identity: Identity, body: bytes) -> SyncBatchResponse:
+        """POST a `SyncBatchRequest` written as JSON (see `sync.batch`)."""
         url = f"{identity.server_url}/api/v1/sync/events"
-        body = batch.model_dump_json().encode()
         headers = self.signer.headers(identity, "POST", url, body)
         headers["Content-Encoding"] = "gzip"
         if len(body) <= _INLINE_GZIP_BYTES:

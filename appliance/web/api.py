@@ -91,6 +91,7 @@ async def status(request: web.Request) -> web.Response:
     identity = await app[keys.IDENTITIES].load()
     sync = app[keys.SYNC].status
     ingest = app.get(keys.INGEST)
+    uploader = app.get(keys.MEDIA_UPLOADER)
     return web.json_response(
         {
             "name": app[keys.SETTINGS].name,
@@ -106,6 +107,7 @@ async def status(request: web.Request) -> web.Response:
                 else None,
                 "last_error": sync.last_error,
             },
+            "media": await uploader.report() if uploader else None,
             "telemetry": {
                 "accepted": ingest.accepted if ingest else 0,
                 "rejected": dict(ingest.rejected) if ingest else {},

@@ -76,6 +76,7 @@ async def system(request: web.Request) -> web.Response:
         "parked": counts.get("parked", 0),
         "last_success_at": sync.last_success_at.isoformat() if sync.last_success_at else None,
         "last_error": sync.last_error,
+        "media": await uploader.report() if (uploader := app.get(keys.MEDIA_UPLOADER)) else None,
     }
     components.append(_sync_component(sync_json))
     disk = await asyncio.to_thread(_disk, settings.data_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -37,7 +38,12 @@ class SmallCentral:
     max_events: int
     url: str = ""
     batch_sizes: list[int] = field(default_factory=list)
+    batch_seqs: list[list[int]] = field(default_factory=list)
     stored: list[str] = field(default_factory=list)
+    delay_s: float = 0.0  # each request takes this long
+    fail: set[int] = field(default_factory=set)  # requests (1 = first) answered 503
+    in_flight: int = 0
+    most_in_flight: int = 0
 
     async def handle(self, request: web.Request) -> web.Response:
         assert request.headers["Content-Encoding"] == "gzip"
@@ -45,6 +51,16 @@ class SmallCentral:
         batch: dict[str, Any] = json.loads(await request.read())  # aiohttp inflates gzip
         events = batch["events"]
         self.batch_sizes.append(len(events))
+        self.batch_seqs.append([e["seq"] for e in events])
+        number = len(self.batch_sizes)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay_s)
+        finally:
+            self.in_flight -= 1
+        if number in self.fail:
+            return web.json_response({"detail": "try again"}, status=503)
         huge = any(e["payload"].get("summary") == "huge" for e in events)
         if huge or len(events) > self.max_events:
             return web.json_response({"detail": "body too large"}, status=413)

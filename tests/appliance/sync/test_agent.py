@@ -84,3 +84,54 @@ def test_signer_timestamps_strictly_increase(agent_for: tuple[SyncAgent, Identit
         for _ in range(50)
     ]
     assert stamps == sorted(set(stamps))
+
+
+async def test_batches_overlap_and_every_event_arrives_once_in_seq_order(
+    store: tuple[Database, EventStore],
+    small_central: SmallCentral,
+    agent_for: tuple[SyncAgent, Identity],
+) -> None:
+    _, events = store
+    agent, identity = agent_for
+    small_central.max_events = 16
+    small_central.delay_s = 0.2  # long enough for the agent to fill its window
+    recorded = [
+        (await events.record(EventType.FARM_EVENT, farm_event(f"#{n}"), correlation_id="c")).id
+        for n in range(120)
+    ]
+
+    await drain(agent, identity, 5)
+
+    assert small_central.most_in_flight == agent.settings.max_in_flight == 4
+    assert sorted(small_central.stored) == sorted(str(i) for i in recorded)
+    assert all(seqs == sorted(seqs) for seqs in small_central.batch_seqs)
+    assert [s for seqs in small_central.batch_seqs for s in seqs] == list(range(1, 121))
+    assert (await events.counts())["sent"] == 120
+
+
+async def test_a_failed_batch_among_several_is_sent_again_and_nothing_twice(
+    store: tuple[Database, EventStore],
+    small_central: SmallCentral,
+    agent_for: tuple[SyncAgent, Identity],
+) -> None:
+    db, events = store
+    agent, identity = agent_for
+    small_central.max_events = 16
+    small_central.delay_s = 0.02
+    small_central.fail = {3}  # two batches are in flight by then
+    recorded = [
+        (await events.record(EventType.FARM_EVENT, farm_event(f"#{n}"), correlation_id="c")).id
+        for n in range(100)
+    ]
+
+    await drain(agent, identity, 10)
+
+    failed = small_central.batch_seqs[2]
+    assert sorted(small_central.stored) == sorted(str(i) for i in recorded)  # each once
+    assert (await events.counts())["sent"] == 100
+    retried = await db.fetch_all(
+        f"SELECT seq FROM outbox WHERE attempts = 1 AND seq IN ({','.join('?' * len(failed))})",
+        tuple(failed),
+    )
+    assert len(retried) == len(failed) == 16
+    assert agent.status.in_flight_limit == 4  # grew back after the failure

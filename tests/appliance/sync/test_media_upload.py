@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,13 +14,17 @@ from uuid import UUID
 
 import httpx
 import pytest
+from starlette.responses import PlainTextResponse
+from typer.testing import CliRunner
 
 from appliance import keys
 from appliance.settings import SyncSettings
+from cli.main import app as cli_app
 from contracts import EventType, FarmEvent, FarmEventKind, Severity, new_id
 from sync_server.media.settings import MediaSettings
 from tests.conftest import (
     ADMIN_TOKEN,
+    API_TOKEN,
     MakeAppliance,
     MakeCentral,
     RunningAppliance,
@@ -300,3 +306,144 @@ async def test_a_file_that_keeps_failing_does_not_block_the_others(
     row = (await upload_rows(appliance))[broken]
     assert row["uploaded_at"] is None
     assert "missing or changed" in row["upload_error"]
+
+
+class CentralSpy:
+    """Records the paths the appliance's central client posts to (the calls go through)."""
+
+    def __init__(self, appliance: RunningAppliance, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.paths: list[str] = []
+        client = appliance.app[keys.CENTRAL]
+        post = client.post
+
+        async def spy(url: str, *args: Any, **kwargs: Any) -> Any:
+            self.paths.append(url.split("/api/v1", 1)[1])
+            return await post(url, *args, **kwargs)
+
+        monkeypatch.setattr(client, "post", spy)
+
+    def media(self) -> list[str]:
+        return [p for p in self.paths if p.startswith("/sync/media")]
+
+
+async def test_a_round_of_files_takes_one_ticket_and_one_confirmation_request(
+    make_central: MakeCentral,
+    make_appliance: MakeAppliance,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    media = local_media_settings(tmp_path / "objects")
+    central = await make_central(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", media=media)
+    appliance = await make_appliance(sync=sync_settings(media_parallel_uploads=3))
+    spy = CentralSpy(appliance, monkeypatch)
+    incident = new_id()
+    clips = [os.urandom(CLIP + n) for n in range(7)]
+    ids = [await add_media(appliance, incident, d, age_s=10 - n) for n, d in enumerate(clips)]
+
+    await enrol(appliance, central.url)  # the uploader waits for enrolment: one round
+    await wait_uploaded(appliance, ids)
+
+    assert spy.media() == ["/sync/media/tickets", "/sync/media/completions"]
+    at_central = await central_media(central.url, incident)
+    assert [await download(at_central[m]["download_url"]) for m in ids] == clips
+
+
+async def test_a_central_without_batch_endpoints_gets_files_one_by_one(
+    make_central: MakeCentral,
+    make_appliance: MakeAppliance,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    media = local_media_settings(tmp_path / "objects")
+    central = await make_central(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", media=media)
+    newer = central.server.config.loaded_app
+
+    async def older_central(scope: Any, receive: Any, send: Any) -> None:
+        """Central as it was before the batch media endpoints (404 for them)."""
+        if scope["type"] == "http" and scope["path"].endswith(("/tickets", "/completions")):
+            await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+            return
+        await newer(scope, receive, send)
+
+    central.server.config.loaded_app = older_central  # read by each new connection
+    appliance = await make_appliance(sync=sync_settings())
+    spy = CentralSpy(appliance, monkeypatch)
+    incident = new_id()
+    clips = [os.urandom(CLIP + n) for n in range(2)]
+    ids = [await add_media(appliance, incident, d, age_s=10 - n) for n, d in enumerate(clips)]
+
+    await enrol(appliance, central.url)
+    await wait_uploaded(appliance, ids)
+
+    assert spy.media()[0] == "/sync/media/tickets"
+    assert sorted(spy.media()[1:]) == sorted(
+        ["/sync/media"] * 2 + [f"/sync/media/{m}/complete" for m in ids]
+    )
+    at_central = await central_media(central.url, incident)
+    assert [await download(at_central[m]["download_url"]) for m in ids] == clips
+
+
+async def test_status_api_and_cli_show_the_uploader(
+    make_central: MakeCentral, make_appliance: MakeAppliance, tmp_path: Path
+) -> None:
+    media = local_media_settings(tmp_path / "objects")
+    central = await make_central(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", media=media)
+    budget = 10 * CLIP
+    appliance = await make_appliance(sync=sync_settings(media_daily_budget_bytes=budget))
+    await enrol(appliance, central.url)
+    ids = [await add_media(appliance, new_id(), os.urandom(CLIP)) for _ in range(2)]
+    await wait_uploaded(appliance, ids)
+    broken = await add_media(appliance, new_id(), os.urandom(CLIP))
+    async with appliance.app[keys.DATABASE].transaction() as conn:  # the file no longer fits
+        await conn.execute(
+            "UPDATE media SET size_bytes = size_bytes + 1 WHERE media_id = ?", (str(broken),)
+        )
+
+    async def broken_failed() -> bool:
+        return bool((await upload_rows(appliance))[broken]["upload_attempts"])
+
+    await eventually(broken_failed)
+    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with httpx.AsyncClient(base_url=appliance.url, headers=auth) as client:
+        status = (await client.get("/api/v1/status")).json()["media"]
+        system = (await client.get("/api/v1/system")).json()["sync"]["media"]
+    cli = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli_app,
+        ["appliance", "status", "--appliance", appliance.url, "--token", API_TOKEN],
+    )
+
+    counts = {"pending": 1, "failed": 1, "uploaded": 2, "bytes_today": 2 * CLIP}
+    assert {k: status[k] for k in counts} == counts
+    assert status["daily_budget_bytes"] == budget
+    assert {k: system[k] for k in counts} == counts
+    assert cli.exit_code == 0, cli.output
+    shown = json.loads(cli.output)["media"]
+    assert {k: shown[k] for k in counts} == counts
+
+
+async def test_a_file_central_refuses_in_a_round_waits_and_the_others_go(
+    make_central: MakeCentral, make_appliance: MakeAppliance, tmp_path: Path
+) -> None:
+    media = local_media_settings(tmp_path / "objects").model_copy(
+        update={"max_object_bytes": 2 * CLIP}
+    )
+    central = await make_central(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}", media=media)
+    appliance = await make_appliance(sync=sync_settings())
+    incident = new_id()
+    small = await add_media(appliance, incident, os.urandom(CLIP), age_s=10)
+    too_big = await add_media(appliance, incident, os.urandom(3 * CLIP), age_s=9)
+    after = await add_media(appliance, incident, os.urandom(CLIP), age_s=8)
+
+    await enrol(appliance, central.url)
+    await wait_uploaded(appliance, [small, after])
+
+    async def refused_twice() -> bool:
+        attempts: int = (await upload_rows(appliance))[too_big]["upload_attempts"]
+        return attempts >= 2
+
+    await eventually(refused_twice)
+    row = (await upload_rows(appliance))[too_big]
+    assert row["uploaded_at"] is None
+    assert "413" in row["upload_error"]
+    assert list(await central_media(central.url, incident)) == [small, after]
