@@ -83,6 +83,90 @@ async def complete_upload(
         raise http_error(err) from err
 
 
+MAX_MEDIA_BATCH = 100
+
+
+class MediaItemError(BaseModel):
+    status: int = Field(description="The HTTP status the single-file endpoint would answer.")
+    detail: str
+
+
+class MediaTicketsRequest(BaseModel):
+    items: list[MediaRecord] = Field(min_length=1, max_length=MAX_MEDIA_BATCH)
+
+
+class MediaTicketResult(BaseModel):
+    media_id: UUID
+    ticket: MediaUploadTicket | None = Field(default=None, description="Unset on error.")
+    error: MediaItemError | None = None
+
+
+class MediaTicketsResponse(BaseModel):
+    results: list[MediaTicketResult] = Field(description="One per item, in request order.")
+
+
+class MediaCompletionsRequest(BaseModel):
+    media_ids: list[UUID] = Field(min_length=1, max_length=MAX_MEDIA_BATCH)
+
+
+class MediaCompletionResult(BaseModel):
+    media_id: UUID
+    uploaded: MediaUploaded | None = Field(default=None, description="Unset on error.")
+    error: MediaItemError | None = None
+
+
+class MediaCompletionsResponse(BaseModel):
+    results: list[MediaCompletionResult] = Field(description="One per id, in request order.")
+
+
+def _item_error(err: MediaError) -> MediaItemError:
+    return MediaItemError(status=http_error(err).status_code, detail=str(err))
+
+
+@router.post("/sync/media/tickets", response_model=MediaTicketsResponse)
+async def request_uploads(
+    body: MediaTicketsRequest,
+    appliance: Appliance,
+    session: Session,
+    media: Media,
+    request: Request,
+) -> MediaTicketsResponse:
+    """`POST /sync/media` for up to 100 files: a ticket or an error per file, in order.
+    An unreachable object store fails the whole request (503)."""
+    try:
+        tickets = await media.request_uploads(session, appliance, body.items, _base_url(request))
+    except ObjectStoreError as err:
+        raise http_error(err) from err
+    return MediaTicketsResponse(
+        results=[
+            MediaTicketResult(media_id=record.media_id, error=_item_error(ticket))
+            if isinstance(ticket, MediaError)
+            else MediaTicketResult(media_id=record.media_id, ticket=ticket)
+            for record, ticket in zip(body.items, tickets, strict=True)
+        ]
+    )
+
+
+@router.post("/sync/media/completions", response_model=MediaCompletionsResponse)
+async def complete_uploads(
+    body: MediaCompletionsRequest, appliance: Appliance, session: Session, media: Media
+) -> MediaCompletionsResponse:
+    """`POST /sync/media/{media_id}/complete` for up to 100 files: each checked against its
+    record, answered in order. An unreachable object store fails the whole request (503)."""
+    try:
+        done = await media.complete_uploads(session, appliance, body.media_ids)
+    except ObjectStoreError as err:
+        raise http_error(err) from err
+    return MediaCompletionsResponse(
+        results=[
+            MediaCompletionResult(media_id=media_id, error=_item_error(result))
+            if isinstance(result, MediaError)
+            else MediaCompletionResult(media_id=media_id, uploaded=result)
+            for media_id, result in zip(body.media_ids, done, strict=True)
+        ]
+    )
+
+
 class MediaItem(BaseModel):
     media_id: UUID
     incident_id: UUID | None

@@ -65,6 +65,11 @@ class BusBridge:
         self.inbox = CommandInbox(sessions, settings.relay.retry_min_s, settings.relay.retry_max_s)
         self._tasks: list[asyncio.Task[None]] = []
 
+    def outbox_changed(self) -> None:
+        """Rows were committed to the outbox: the relay need not wait for its next poll."""
+        if self.relay is not None:
+            self.relay.wake()
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[BusBridge]:
         if self.relay is not None:

@@ -2,9 +2,10 @@
 
 The stream covers `incident.>`, `telemetry.>` and `commands.>` (under the optional subject
 prefix, so it can live beside other streams on a shared server). Each event is published
-with its id as `Nats-Msg-Id`, so the server drops duplicates inside its window. After any
-failure the connection is dropped and opened afresh. Command requests come from a durable
-pull consumer central's replicas share; rejected ones are terminated, never redelivered.
+with its id as `Nats-Msg-Id`, so the server drops duplicates inside its window; a batch is
+published asynchronously and its acknowledgements awaited together. After any failure the
+connection is dropped and opened afresh. Command requests come from a durable pull consumer
+central's replicas share; rejected ones are terminated, never redelivered.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck, StreamConfig
 
 from contracts.bus import COMMAND_REQUESTS_TOPIC
 from contracts.topics import BUS_FAMILIES
@@ -34,7 +35,13 @@ log = logging.getLogger(__name__)
 MSG_ID_HEADER = "Nats-Msg-Id"
 FETCH_MAX = 100
 FETCH_WAIT_S = 1.0
+CONNECTION_CHECK_S = 0.5
 _FAILURES = (nats.errors.Error, OSError, TimeoutError)
+
+
+def _retrieve(future: asyncio.Future[PubAck]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def stream_subjects(settings: NatsSettings) -> list[str]:
@@ -104,23 +111,34 @@ class NatsPublisher(BusPublisher):
     async def publish(self, messages: Sequence[BusMessage]) -> None:
         js = await self._opened()
         prefix = self.settings.subject_prefix
-        results = await asyncio.gather(
-            *(
-                js.publish(
+        acks: list[asyncio.Future[PubAck]] = []
+        try:
+            for m in messages:
+                ack = await js.publish_async(
                     join_prefix(prefix, m.topic),
                     m.body,
-                    timeout=self.ack_timeout_s,
                     stream=self.settings.stream,
                     headers={**m.headers(), MSG_ID_HEADER: str(m.event_id)},
                 )
-                for m in messages
-            ),
-            return_exceptions=True,
-        )
-        failed = [r for r in results if isinstance(r, BaseException)]
+                ack.add_done_callback(_retrieve)
+                acks.append(ack)
+            await self._all_done(acks)
+        except (*_FAILURES, BusError) as err:
+            await self.close()
+            raise BusError(f"nats: publishing failed: {err!r}") from err
+        failed = [a.exception() for a in acks if a.exception() is not None]
         if failed:
             await self.close()
-            raise BusError(f"nats: {len(failed)} of {len(results)} not acknowledged: {failed[0]!r}")
+            raise BusError(f"nats: {len(failed)} of {len(acks)} not acknowledged: {failed[0]!r}")
+
+    async def _all_done(self, acks: list[asyncio.Future[PubAck]]) -> None:
+        """Wait for every acknowledgement; fail early when the connection is lost."""
+        pending: set[asyncio.Future[PubAck]] = set(acks)
+        async with asyncio.timeout(self.ack_timeout_s):
+            while pending:
+                _, pending = await asyncio.wait(pending, timeout=CONNECTION_CHECK_S)
+                if pending and (self._client is None or not self._client.is_connected):
+                    raise BusError("nats: the connection was lost")
 
     async def close(self) -> None:
         client, self._client, self._js = self._client, None, None

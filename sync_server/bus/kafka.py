@@ -1,13 +1,16 @@
 """Kafka through aiokafka: topic = bus topic, key = farm id, acks=all.
 
-The producer is started on first use and kept: aiokafka reconnects by itself, and a batch
-that fails is retried whole by the relay. The command consumer commits offsets only after
-the inbox has stored or rejected each message.
+The producer is started on first use and kept while batches succeed; after a failed batch
+the relay closes it and the retry starts a fresh one (fresh metadata: after a broker restart
+an old producer can wait long on stale partition leaders). A batch is sent whole, then all
+its acknowledgements (acks=all) are awaited together. The command consumer commits offsets
+only after the inbox has stored or rejected each message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -26,6 +29,7 @@ log = logging.getLogger(__name__)
 
 FETCH_WAIT_MS = 1000
 FETCH_MAX = 100
+CLOSE_TIMEOUT_S = 5.0
 
 
 class KafkaPublisher(BusPublisher):
@@ -55,8 +59,17 @@ class KafkaPublisher(BusPublisher):
 
     async def close(self) -> None:
         producer, self._producer = self._producer, None
-        if producer is not None:
-            await producer.stop()
+        if producer is None:
+            return
+        try:
+            # stop() flushes what is pending first; after a failure that can hang on a
+            # broker that went away, and the relay sends those rows again anyway.
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await producer.stop()
+        except (TimeoutError, KafkaError, OSError) as err:
+            log.debug("kafka: closing the producer: %r", err)
+            with contextlib.suppress(KafkaError, OSError):
+                await producer.client.close()
 
     async def _started(self) -> AIOKafkaProducer:
         if self._producer is not None:

@@ -10,12 +10,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import Table, delete, func, insert, update
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts import EventEnvelope
 from contracts.topics import bus_topic
+from sync_server.bus.message import BusMessage
 from sync_server.models import BusOutboxRecord
 
 
@@ -41,25 +43,51 @@ async def add_to_outbox(
         )
     if rows:
         # executemany on the table: compiled once and cached, unlike `.values(rows)`
-        table = BusOutboxRecord.metadata.tables["bus_outbox"]
-        await session.exec(insert(table), params=rows)
+        await session.exec(insert(_table()), params=rows)
     return len(rows)
 
 
 async def next_unpublished(
-    session: AsyncSession, limit: int, *, lock: bool
-) -> Sequence[BusOutboxRecord]:
-    """The oldest unpublished rows; with `lock` (PostgreSQL) they stay locked for this
-    transaction and other replicas' relays skip them (`FOR UPDATE SKIP LOCKED`)."""
+    session: AsyncSession, limit: int, *, lock: bool, after: int | None = None
+) -> list[tuple[int, BusMessage]]:
+    """The oldest unpublished rows (after `pk` `after`) as (pk, message); with `lock`
+    (PostgreSQL) they stay locked for this transaction and other replicas' relays skip them
+    (`FOR UPDATE SKIP LOCKED`)."""
+    t = _table()
     query = (
-        select(BusOutboxRecord)
-        .where(col(BusOutboxRecord.published_at).is_(None))
-        .order_by(col(BusOutboxRecord.pk))
+        core_select(
+            t.c.pk,
+            t.c.event_id,
+            t.c.event_type,
+            t.c.farm_id,
+            t.c.schema_version,
+            t.c.topic,
+            t.c.body,
+        )
+        .where(t.c.published_at.is_(None))
+        .order_by(t.c.pk)
         .limit(limit)
     )
+    if after is not None:
+        query = query.where(t.c.pk > after)
     if lock:
         query = query.with_for_update(skip_locked=True)
-    return (await session.exec(query)).all()
+    connection = await session.connection()  # Core rows, no ORM objects
+    rows = (await connection.execute(query)).all()
+    return [
+        (
+            pk,
+            BusMessage(
+                event_id=event_id,
+                event_type=event_type,
+                farm_id=farm_id,
+                schema_version=schema_version,
+                topic=topic,
+                body=body.encode(),
+            ),
+        )
+        for pk, event_id, event_type, farm_id, schema_version, topic, body in rows
+    ]
 
 
 async def mark_published(session: AsyncSession, pks: Sequence[int], now: datetime) -> None:
@@ -76,6 +104,10 @@ async def delete_published_before(session: AsyncSession, before: datetime) -> No
         .where(col(BusOutboxRecord.published_at).is_not(None))
         .where(col(BusOutboxRecord.published_at) < before)
     )
+
+
+def _table() -> Table:
+    return BusOutboxRecord.metadata.tables["bus_outbox"]
 
 
 async def count_unpublished(session: AsyncSession) -> int:

@@ -1,17 +1,19 @@
 """RabbitMQ through aio-pika: a durable topic exchange, routing key = bus topic.
 
-Messages are persistent and published with confirms (pipelined within a batch). After any
-failure the connection is dropped and opened afresh on the next publish. Command requests
-come from a durable queue central's replicas share; rejected ones are dead-lettered.
+Messages are persistent and published with confirms: a batch is written at once and its
+confirms awaited together (`amqp_batch`). After any failure the connection is dropped and
+opened afresh on the next publish. Command requests come from a durable queue central's
+replicas share; rejected ones are dead-lettered.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
+from typing import cast
 
 import aio_pika
+import aiormq
 from aio_pika.abc import (
     AbstractChannel,
     AbstractConnection,
@@ -23,6 +25,7 @@ from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 
 from contracts.bus import COMMAND_REQUESTS_TOPIC
 from contracts.topics import BUS_FAMILIES
+from sync_server.bus.amqp_batch import Publish, publish_confirmed
 from sync_server.bus.backoff import Backoff
 from sync_server.bus.base import BusPublisher, CommandSource
 from sync_server.bus.errors import BusError
@@ -33,6 +36,7 @@ from sync_server.bus.settings import RabbitMQSettings, RelaySettings
 log = logging.getLogger(__name__)
 
 APP_ID = "byre-central"
+CONTENT_TYPE = "application/json"
 # How a lost or refused connection surfaces from aio-pika.
 _FAILURES = (AMQPError, ChannelInvalidStateError, OSError, TimeoutError)
 
@@ -63,51 +67,56 @@ class RabbitMQPublisher(BusPublisher):
     def __init__(self, settings: RabbitMQSettings) -> None:
         self.settings = settings
         self._connection: AbstractConnection | None = None
-        self._exchange: AbstractExchange | None = None
+        self._channel: aiormq.Channel | None = None
 
     async def publish(self, messages: Sequence[BusMessage]) -> None:
-        exchange = await self._opened()
-        results = await asyncio.gather(
-            *(exchange.publish(_message(m), m.topic, mandatory=False) for m in messages),
-            return_exceptions=True,
-        )
-        failed = [r for r in results if isinstance(r, BaseException)]
+        channel = await self._opened()
+        try:
+            failed = await publish_confirmed(
+                channel,
+                self.settings.exchange,
+                [_publish(m) for m in messages],
+                content_type=CONTENT_TYPE,
+                app_id=APP_ID,
+            )
+        except Exception as err:  # noqa: BLE001 - a closing channel fails with its close reason
+            failed = [err]
         if failed:
             await self.close()
             raise BusError(
-                f"rabbitmq: {len(failed)} of {len(results)} not confirmed: {failed[0]!r}"
+                f"rabbitmq: {len(failed)} of {len(messages)} not confirmed: {failed[0]!r}"
             )
 
     async def close(self) -> None:
-        connection, self._connection, self._exchange = self._connection, None, None
+        connection, self._connection, self._channel = self._connection, None, None
         if connection is not None:
             try:
                 await connection.close()
             except _FAILURES as err:
                 log.debug("rabbitmq: closing a broken connection: %r", err)
 
-    async def _opened(self) -> AbstractExchange:
-        if self._exchange is not None:
-            return self._exchange
+    async def _opened(self) -> aiormq.Channel:
+        if self._channel is not None and not self._channel.is_closed:
+            return self._channel
+        await self.close()
         self._connection = await _connect(self.settings)
         try:
             channel = await self._connection.channel(publisher_confirms=True)
-            self._exchange = await _declare_exchange(channel, self.settings)
+            await _declare_exchange(channel, self.settings)
+            self._channel = cast(aiormq.Channel, await channel.get_underlay_channel())
         except _FAILURES as err:
             await self.close()
             raise BusError(f"rabbitmq: cannot declare exchange: {err!r}") from err
-        return self._exchange
+        return self._channel
 
 
-def _message(m: BusMessage) -> aio_pika.Message:
-    return aio_pika.Message(
-        m.body,
-        headers=dict(m.headers()),
-        content_type="application/json",
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+def _publish(m: BusMessage) -> Publish:
+    return Publish(
+        routing_key=m.topic,
+        body=m.body,
+        headers=m.headers(),
         message_id=str(m.event_id),
-        type=m.event_type,
-        app_id=APP_ID,
+        message_type=m.event_type,
     )
 
 

@@ -33,15 +33,15 @@ class LocalObjectStore(ObjectStore):
         max_object_bytes: int,
         public_url: str | None = None,
     ) -> None:
+        super().__init__(max_object_bytes=max_object_bytes)
         self.directory = directory
         self.secret = secret or secrets.token_bytes(32)
-        self.max_object_bytes = max_object_bytes
         self.public_url = public_url
 
     def path(self, key: str) -> Path:
         return self.directory / check_key(key)
 
-    async def presign_upload(
+    async def _presign_upload(
         self,
         key: str,
         *,
@@ -51,8 +51,6 @@ class LocalObjectStore(ObjectStore):
         expires_in: timedelta,
         base_url: str,
     ) -> PresignedRequest:
-        if size > self.max_object_bytes:
-            raise ObjectTooLargeError(f"{size} bytes is over the {self.max_object_bytes} allowed")
         return self._presign("PUT", key, expires_in, base_url, {"Content-Type": content_type})
 
     async def presign_download(

@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sync_server.media.errors import ObjectStoreError, ObjectTooLargeError
+from sync_server.media.errors import ObjectStoreError
 from sync_server.media.settings import S3StoreSettings
 from sync_server.media.store import ObjectInfo, ObjectStore, PresignedRequest, check_key
 
@@ -29,9 +29,9 @@ _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
 class S3ObjectStore(ObjectStore):
     def __init__(self, settings: S3StoreSettings, *, max_object_bytes: int) -> None:
+        super().__init__(max_object_bytes=max_object_bytes)
         self.settings = settings
         self.bucket = settings.bucket
-        self.max_object_bytes = max_object_bytes
         self._client = _client(settings)
 
     async def start(self) -> None:
@@ -49,7 +49,7 @@ class S3ObjectStore(ObjectStore):
                 raise
             self._client.create_bucket(Bucket=self.bucket)
 
-    async def presign_upload(
+    async def _presign_upload(
         self,
         key: str,
         *,
@@ -59,8 +59,6 @@ class S3ObjectStore(ObjectStore):
         expires_in: timedelta,
         base_url: str,
     ) -> PresignedRequest:
-        if size > self.max_object_bytes:
-            raise ObjectTooLargeError(f"{size} bytes is over the {self.max_object_bytes} allowed")
         checksum = base64.b64encode(bytes.fromhex(sha256)).decode()
         params = {
             "Bucket": self.bucket,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sync_server.media.errors import InvalidKeyError
+from sync_server.media.errors import InvalidKeyError, ObjectTooLargeError
 
 _KEY = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}){0,7}$")
 
@@ -48,13 +48,20 @@ class ObjectInfo:
 class ObjectStore(ABC):
     """Where media bytes live; nothing is proxied through the API, clients use signed URLs."""
 
+    def __init__(self, *, max_object_bytes: int) -> None:
+        self.max_object_bytes = max_object_bytes
+
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Prepare the store (create the directory or bucket)."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients."""
 
-    @abstractmethod
+    def check_size(self, size: int) -> None:
+        """Raise `ObjectTooLargeError` for a size over `max_object_bytes`."""
+        if size > self.max_object_bytes:
+            raise ObjectTooLargeError(f"{size} bytes is over the {self.max_object_bytes} allowed")
+
     async def presign_upload(
         self,
         key: str,
@@ -65,7 +72,32 @@ class ObjectStore(ABC):
         expires_in: timedelta,
         base_url: str,
     ) -> PresignedRequest:
-        """A PUT of exactly these bytes to `key`; `base_url` is central's, as the caller saw it."""
+        """A PUT of exactly these bytes to `key`; `base_url` is central's, as the caller saw it.
+
+        Raises `ObjectTooLargeError` for a size over `max_object_bytes`.
+        """
+        self.check_size(size)
+        return await self._presign_upload(
+            key,
+            size=size,
+            sha256=sha256,
+            content_type=content_type,
+            expires_in=expires_in,
+            base_url=base_url,
+        )
+
+    @abstractmethod
+    async def _presign_upload(
+        self,
+        key: str,
+        *,
+        size: int,
+        sha256: str,
+        content_type: str,
+        expires_in: timedelta,
+        base_url: str,
+    ) -> PresignedRequest:
+        """`presign_upload` once the size is known to be allowed."""
 
     @abstractmethod
     async def presign_download(

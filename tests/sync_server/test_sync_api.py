@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import json
@@ -356,3 +357,49 @@ async def test_events_listing_requires_admin(make_central: MakeCentral, tmp_path
     async with httpx.AsyncClient(base_url=central.url) as client:
         reply = await client.get("/api/v1/events", headers={"Authorization": "Bearer nope"})
         assert reply.status_code == 401
+
+
+async def test_concurrent_batches_store_each_event_once(
+    make_central: MakeCentral, database_url: str
+) -> None:
+    # Appliances may keep several batches in flight; each overlaps the next by ten events.
+    central = await make_central(database_url)
+    async with httpx.AsyncClient(base_url=central.url, timeout=60) as client:
+        identity = await enrol(client)
+        events = [make_event(identity, seq) for seq in range(1, 171)]
+        bodies = [batch(identity, events[start : start + 50]) for start in range(0, 160, 40)]
+
+        replies = await asyncio.gather(*(post_signed(client, identity, b) for b in bodies))
+
+        assert [r.status_code for r in replies] == [200] * 4, [r.text for r in replies]
+        accepted = [i for r in replies for i in r.json()["accepted"]]
+        duplicates = [i for r in replies for i in r.json()["duplicates"]]
+        sent = {e["id"] for e in events[:170]}
+        assert sorted(accepted) == sorted(sent)  # each accepted exactly once
+        assert len(duplicates) == 30
+        assert set(duplicates) <= sent
+        listed = await client.get(
+            "/api/v1/events", params={"farm_id": identity.farm_id, "limit": 500}, headers=ADMIN
+        )
+        assert sorted(e["id"] for e in listed.json()["items"]) == sorted(sent)
+
+
+async def test_malformed_batch_gets_422_naming_the_field(
+    make_central: MakeCentral, tmp_path: Any
+) -> None:
+    central = await make_central(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+    async with httpx.AsyncClient(base_url=central.url) as client:
+        identity = await enrol(client)
+        good = batch(identity, [make_event(identity, 1)])
+        replies = [
+            await post_signed(client, identity, {**good, "batch_id": "not-a-uuid"}),
+            await post_signed(client, identity, {**good, "events": []}),
+            await post_signed(client, identity, {**good, "events": "nope"}),
+        ]
+
+    assert [r.status_code for r in replies] == [422] * 3
+    assert [r.json()["detail"][0]["loc"] for r in replies] == [
+        ["body", "batch_id"],
+        ["body", "events"],
+        ["body", "events"],
+    ]

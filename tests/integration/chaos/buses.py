@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from bench.chaos_proxy import ChaosProxy
 from contracts.bus import HEADER_EVENT_ID
@@ -38,13 +39,16 @@ RELAY = RelaySettings(
 )
 
 Quiesce = Callable[[], Awaitable[None]]
-"""Stops new events reaching central and waits until the probes saw every stored event."""
+"""Stops new events reaching central (until `go_down` returns) and waits until the probes saw
+every stored event."""
 
 
 @dataclass
 class BusUnderTest(ABC):
     case: BrokerCase
     probes: list[Probe] = field(default_factory=list)
+    forgets: ClassVar[bool] = False
+    """The outage loses what the broker held (its topics too)."""
 
     @property
     def kind(self) -> str:
@@ -89,10 +93,13 @@ class KafkaBus(BusUnderTest):
     """A tansu process on a fixed port; its storage is memory, so a kill loses what it held.
 
     The outage therefore first lets the probe read everything published (with the appliance
-    link down, so nothing new arrives), then kills the broker and restores the link: events
-    keep arriving at central while the broker is away. After the restart a fresh probe reads
-    the new broker from its start.
+    link down, so nothing new arrives), then kills the broker; only then is the link restored
+    (an event relayed to the old broker after the probe closed would be lost): events keep
+    arriving at central while the broker is away. After the restart a fresh probe reads the
+    new broker from its start.
     """
+
+    forgets = True
 
     def __init__(self, uid: str, log: Path) -> None:
         self.port = free_port()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -25,6 +27,7 @@ from bench.chaos_proxy import FAULTS, ChaosProxy, FaultRates
 from bench.sync import enrol, record_telemetry
 from contracts.topics import bus_topic
 from sync_server.bus.outbox import count_unpublished
+from sync_server.bus.relay import Relay
 from sync_server.models import BusOutboxRecord, EventRecord
 from sync_server.state import CentralState
 from tests.conftest import ADMIN_TOKEN, MakeAppliance, RunningAppliance, eventually
@@ -58,6 +61,31 @@ SYNC = SyncSettings(
 )
 
 
+@dataclass(frozen=True)
+class Progress:
+    pending: int
+    """Appliance events not yet accepted by central."""
+    recorded: int
+    central: int
+    unpublished: int
+    """Central's bus outbox rows the relay has not published."""
+    relayed: int
+    bus_distinct: int
+    """Distinct event ids the probes received."""
+
+    def short_of(self) -> list[str]:
+        """The parts of "all arrived" that do not hold yet."""
+        parts = {
+            f"appliance pending {self.pending} != 0": self.pending != 0,
+            f"central {self.central} != recorded {self.recorded}": self.central != self.recorded,
+            f"central unpublished {self.unpublished} != 0": self.unpublished != 0,
+            f"bus distinct {self.bus_distinct} < relayed {self.relayed}": (
+                self.bus_distinct < self.relayed
+            ),
+        }
+        return [part for part, short in parts.items() if short]
+
+
 class Stream:
     """The run's moving parts and what the test reads from them."""
 
@@ -69,6 +97,8 @@ class Stream:
         self.central = central
         self.bus = bus
         self.appliance_id = ""
+        self.marks: dict[str, datetime] = {}
+        """When the outage's steps happened (UTC), for the failure report."""
 
     def sessions(self) -> AsyncSession:
         state: CentralState = self.central.app.state.central
@@ -107,24 +137,58 @@ class Stream:
             return (await session.exec(select(func.count()).select_from(BusOutboxRecord))).one()
 
     async def quiesce(self) -> None:
-        """Cut the appliance link; wait until central relayed all it has and the probe saw it."""
+        """Cut the appliance link; wait until central relayed all it has and the probe saw it.
+
+        The link stays down until the broker is gone (`broker_outage`): an event reaching
+        central before that would go to the old broker and be lost with its memory.
+        """
         await self.link.down()
+        self.marks["link down"] = datetime.now(UTC)
 
         async def caught_up() -> bool:
-            return await self.unpublished() == 0 and len(self.bus.ids()) == await self.relayed()
+            # a push central read before the cut is still stored: wait for its request too
+            requests = self.central.server.server_state.tasks
+            return (
+                not requests
+                and await self.unpublished() == 0
+                and len(self.bus.ids()) == await self.relayed()
+            )
 
         await eventually(caught_up, 60)
-        self.link.up()
+        self.marks["probe caught up"] = datetime.now(UTC)
 
     async def broker_outage(self) -> None:
         """Take the broker down once central holds OUTAGE_AT events; bring it back after
         central took in OUTAGE_GROWTH more."""
         await eventually(self._holds_at_least(OUTAGE_AT), 120)
         await self.bus.go_down(self.quiesce)
+        self.marks["broker down"] = datetime.now(UTC)
+        failures = self.relay_failures()
+        self.link.up()
         down_at = await self.central_count()
         await eventually(self._holds_at_least(min(EVENTS, down_at + OUTAGE_GROWTH)), 120)
         assert await self.unpublished() > 0  # the broker really was away mid-stream
+        if self.bus.forgets:
+            # A broker that lost everything acks, and never serves, what a producer still
+            # holding the old broker's metadata sends; a failed batch drops that producer.
+            await eventually(self._relay_failed_since(failures), 60)
+            self.marks["relay noticed"] = datetime.now(UTC)
         await self.bus.come_back()
+        self.marks["broker back"] = datetime.now(UTC)
+
+    def relay(self) -> Relay:
+        relay = self.central.bridge.relay
+        assert relay is not None
+        return relay
+
+    def relay_failures(self) -> int:
+        return self.relay().backoff.failures
+
+    def _relay_failed_since(self, failures: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return self.relay_failures() > failures
+
+        return check
 
     def _holds_at_least(self, n: int) -> Callable[[], Awaitable[bool]]:
         async def check() -> bool:
@@ -132,13 +196,45 @@ class Stream:
 
         return check
 
-    async def all_arrived(self) -> bool:
+    async def progress(self) -> Progress:
         counts = await self.appliance.app[keys.EVENTS].counts()
+        return Progress(
+            pending=counts["pending"],
+            recorded=counts["recorded"],
+            central=await self.central_count(),
+            unpublished=await self.unpublished(),
+            relayed=await self.relayed(),
+            bus_distinct=len(self.bus.ids()),
+        )
+
+    async def all_arrived(self) -> bool:
+        return not (await self.progress()).short_of()
+
+    async def wait_all_arrived(self, seconds: float) -> None:
+        """`all_arrived` within `seconds`; otherwise fail saying which part did not hold."""
+        try:
+            await eventually(self.all_arrived, seconds)
+        except AssertionError:
+            progress = await self.progress()
+            raise AssertionError(
+                f"not all arrived within {seconds} s: {'; '.join(progress.short_of())} "
+                f"({progress}); {await self.missing_on_bus()}; relay failures "
+                f"{self.relay_failures()}, last: {self.relay().backoff.last_error}"
+            ) from None
+
+    async def missing_on_bus(self) -> str:
+        """Which relayed rows the probes never saw, and when central marked them published."""
+        seen = self.bus.ids()
+        query = select(BusOutboxRecord.event_id, BusOutboxRecord.published_at)
+        async with self.sessions() as session:
+            rows = (await session.exec(query)).all()
+        missing = sorted(at for i, at in rows if str(i) not in seen and at is not None)
+        if not missing:
+            return "the probes saw every published row"
+        marks = ", ".join(f"{step} {at:%H:%M:%S.%f}" for step, at in self.marks.items())
         return (
-            counts["pending"] == 0
-            and await self.central_count() == counts["recorded"]
-            and await self.unpublished() == 0
-            and len(self.bus.ids()) >= await self.relayed()
+            f"{len(missing)} published rows never seen by a probe, published "
+            f"{missing[0]:%H:%M:%S.%f}..{missing[-1]:%H:%M:%S.%f} (outage: {marks})"
         )
 
 
@@ -175,7 +271,7 @@ async def test_every_event_lands_once_in_central_and_once_per_id_on_the_bus(
             record_telemetry(appliance.app[keys.EVENTS], EVENTS, RECORD_BATCH),
             stream.broker_outage(),
         )
-        await eventually(stream.all_arrived, 180)
+        await stream.wait_all_arrived(180)
         await asyncio.sleep(SETTLE_S)
 
         rows = await stream.central_rows()

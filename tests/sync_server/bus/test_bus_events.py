@@ -151,3 +151,34 @@ async def test_two_replicas_share_the_outbox_and_publish_each_row_once(
         assert ids_seen(probe) == {str(e.id) for e in events}
     finally:
         await probe.close()
+
+
+async def test_many_relay_batches_arrive_once_each_and_in_order_per_topic(
+    database_url: str, broker: BrokerCase, make_bus_central: MakeBusCentral
+) -> None:
+    # 450 events over batches of 100: the relay reads ahead and marks behind while it
+    # publishes, and must still keep each topic's order and publish each row once.
+    central = await make_bus_central(database_url, broker.settings(consume_commands=False))
+    probe = await broker.open_probe()
+    try:
+        async with httpx.AsyncClient(base_url=central.url) as client:
+            identity = await enrol(client, unique_farm())
+            events = envelopes(identity, 450)
+            for start in range(0, len(events), 150):
+                await sync(client, identity, events[start : start + 150])
+            await eventually(holds(lambda: published(central) == len(events)), seconds=60)
+            await eventually(holds(lambda: len(probe.received) >= len(events)), seconds=60)
+            await asyncio.sleep(SETTLE_S)
+
+        assert central.bridge.relay is not None
+        assert central.bridge.relay.stats.batches >= 5
+        by_id = {str(e.id): e for e in events}
+        assert len(probe.received) == len(events)
+        assert ids_seen(probe) == set(by_id)
+        for topic in {m.topic for m in probe.received}:
+            seqs = [
+                by_id[m.headers[HEADER_EVENT_ID]].seq for m in probe.received if m.topic == topic
+            ]
+            assert seqs == sorted(seqs)
+    finally:
+        await probe.close()
