@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from appliance.analyzers.down import AnimalDownConfig
 from appliance.analyzers.registry import AnalyzerSettings
 from appliance.analyzers.rules import (
-    AnimalDownConfig,
     CrowdingConfig,
     EscapeConfig,
     HeadcountConfig,

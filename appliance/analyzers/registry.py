@@ -7,9 +7,8 @@ from typing import Annotated
 from pydantic import Field
 
 from appliance.analyzers.base import Analyzer
+from appliance.analyzers.down import AnimalDownAnalyzer, AnimalDownConfig
 from appliance.analyzers.rules import (
-    AnimalDownAnalyzer,
-    AnimalDownConfig,
     CrowdingAnalyzer,
     CrowdingConfig,
     EscapeAnalyzer,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -9,10 +10,13 @@ from pathlib import Path
 from appliance.analyzers.base import Analyzer, Finding, Scene
 from appliance.analyzers.registry import AnalyzerSettings, build
 from appliance.scenes.compose import Settings, compose
-from appliance.scenes.truth import SceneTruth, read_truth
+from appliance.scenes.truth import ObjectBox, SceneTruth, read_truth
 from appliance.vision.tracker import Tracker, TrackerSettings
 from appliance.vision.zones import ZoneConfig, ZoneMonitor, ZoneSettings
 from contracts.vision import Detection
+
+Edit = Callable[[float, list[ObjectBox]], list[ObjectBox]]
+"""Changes what the detector sees at time t: hides, cuts or adds boxes."""
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,14 @@ def zones_of(truth: SceneTruth) -> ZoneSettings:
 
 
 def replay(
-    truth: SceneTruth, configs: list[AnalyzerSettings], detect_fps: float = 5.0, night: bool = False
+    truth: SceneTruth,
+    configs: list[AnalyzerSettings],
+    detect_fps: float = 5.0,
+    night: bool = False,
+    edit: Edit | None = None,
 ) -> list[Alert]:
-    """Feed the truth boxes (as detections) at `detect_fps`; collect what analyzers report."""
+    """Feed the truth boxes (as detections) at `detect_fps`, changed by `edit` (a detector's
+    mistakes); collect what analyzers report."""
     zones = zones_of(truth)
     monitor = ZoneMonitor(zones, camera="cam")
     tracker = Tracker(TrackerSettings(min_hits=2))  # as the camera pipeline runs it
@@ -62,7 +71,7 @@ def replay(
                 x2=o.bbox[2] / truth.width,
                 y2=o.bbox[3] / truth.height,
             )
-            for o in frame.objects
+            for o in (edit(frame.t, frame.objects) if edit else frame.objects)
             if o.visibility >= 0.3
         ]
         update = tracker.update(detections, frame.t)

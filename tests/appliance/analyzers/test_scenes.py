@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from appliance.analyzers.down import AnimalDownConfig
 from appliance.analyzers.registry import AnalyzerSettings
 from appliance.analyzers.rules import (
-    AnimalDownConfig,
     CrowdingConfig,
     EscapeConfig,
     HeadcountConfig,

@@ -1,0 +1,177 @@
+"""Animal down: an animal lying still, or not moving at all, for too long.
+
+Stillness is kept per spot (where an animal stopped), not per track: a lying animal is seen
+less well, its track ends after a few missed seconds and comes back under a new id. A new
+track of the same label at a spot takes the spot over with its time and its standing height,
+so one animal stays one case (one correlation id) through such gaps. The standing height is
+the tallest box seen on the spot or on the spot the animal walked from (a cow may lie down on
+its last step) at the same depth: heights change with the distance to the camera.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from appliance.analyzers.base import ANIMALS, Analyzer, AnalyzerConfig, Finding, Scene
+from appliance.analyzers.steady import Run
+from appliance.vision.tracker import Track
+from contracts import FarmEvent, FarmEventKind, Severity
+
+STILL_SHARE = 0.15  # of the box diagonal: the centre moving less than this is standing still
+EDGE = 0.01  # of the frame: a box this near the side of the view is cut by it
+SAME_DEPTH = 0.02  # of the frame: box bottoms this close are as far from the camera
+SETTLING = 0.05  # of the standing height: a box still getting this much lower is lying down yet
+
+
+class AnimalDownConfig(AnalyzerConfig):
+    type: Literal["animal_down"] = "animal_down"
+    labels: list[str] = Field(default_factory=lambda: list(ANIMALS), description="Animals.")
+    lying_s: float = Field(
+        default=1200.0, gt=0, description="Lying (box much lower than standing) this long."
+    )
+    still_s: float = Field(
+        default=3600.0, gt=0, description="Not moving at all this long, whatever the posture."
+    )
+    lying_ratio: float = Field(
+        default=0.75, gt=0, lt=1, description="Lying: box height below this share of standing."
+    )
+    lying_gap_s: float = Field(
+        default=3.0,
+        ge=0,
+        description="A taller box seen for at most this long does not end lying (a neighbour's "
+        "box merged with it for a moment).",
+    )
+    forget_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A spot where no animal has been seen this long is forgotten.",
+    )
+
+
+@dataclass
+class _Spot:
+    id: int
+    label: str
+    anchor: tuple[float, float]  # box centre where the animal stopped
+    diagonal: float
+    since: float  # still here since
+    seen: float
+    came_from: float  # tallest box height on the spot it walked from (0: none)
+    tallest: float  # tallest box height seen here
+    bottom: float  # bottom edge of the tallest box (how far from the camera it was)
+    lying: Run
+    low: float = math.inf  # lowest box height while lying
+
+    def holds(self, track: Track) -> bool:
+        return math.dist(self.anchor, track.centre) <= STILL_SHARE * self.diagonal
+
+
+class AnimalDownAnalyzer(Analyzer):
+    """An animal lying still for `lying_s`, or not moving at all for `still_s`.
+
+    Lying is judged against the animal's standing height where it stopped (heights change
+    with the distance to the camera, so a height from far away means nothing)."""
+
+    key: ClassVar[str] = "animal_down"
+    config_model: ClassVar[type[AnalyzerConfig]] = AnimalDownConfig
+
+    def __init__(self, config: AnalyzerConfig, camera_id: str) -> None:
+        super().__init__(config, camera_id)
+        self._spots: dict[int, _Spot] = {}
+        self._of_track: dict[int, int] = {}  # track id -> spot id
+        self._ids = itertools.count(1)
+
+    def check(self, scene: Scene) -> list[Finding]:
+        config = self.config
+        assert isinstance(config, AnimalDownConfig)
+        found = []
+        animals = scene.tracks(config.labels)  # a lying animal's box may lie inside another's
+        taken = {self._of_track[t.id] for t in animals if t.id in self._of_track}
+        for track in animals:
+            spot = self._place(track, scene.t, taken)
+            height = track.box[3] - track.box[1]
+            spot.seen = scene.t
+            if height > spot.tallest:
+                spot.tallest, spot.bottom = height, track.box[3]
+            standing = max(spot.tallest, spot.came_from)
+            cut = track.box[0] <= EDGE or track.box[2] >= 1 - EDGE  # its shape says nothing
+            lying = not cut and height < config.lying_ratio * standing
+            if lying and height < spot.low - SETTLING * standing:
+                spot.low = height  # still lying down: lying counts once it has settled
+                spot.lying.since = None
+            lying_since = spot.lying.update(scene.t, lying)
+            if lying_since is None:
+                spot.low = math.inf
+            still = scene.t - spot.since
+            lying_long = lying_since is not None and min(scene.t - lying_since, still) >= (
+                config.lying_s
+            )
+            if lying_long or still >= config.still_s:
+                found.append(self._finding(spot, track, still, lying_since is not None))
+        for gone in scene.update.removed:
+            self._of_track.pop(gone.id, None)
+        for spot in [s for s in self._spots.values() if scene.t - s.seen > config.forget_s]:
+            del self._spots[spot.id]
+        return found
+
+    def _place(self, track: Track, t: float, taken: set[int]) -> _Spot:
+        """The spot of this animal: its own if it has not moved off it, else one it has come
+        back to under a new id, else a new one."""
+        x1, y1, x2, y2 = track.box
+        own = self._spots.get(self._of_track.get(track.id, -1))
+        if own is not None and own.holds(track):
+            return own
+        came_from = 0.0
+        if own is not None:  # it moved on: it may lie down on the last step
+            del self._spots[own.id]
+            if abs(own.bottom - y2) <= SAME_DEPTH:
+                came_from = own.tallest
+        else:
+            free = [
+                s
+                for s in self._spots.values()
+                if s.id not in taken and s.label == track.label and s.holds(track)
+            ]
+            if free:
+                spot = min(free, key=lambda s: math.dist(s.anchor, track.centre))
+                self._of_track[track.id] = spot.id
+                taken.add(spot.id)
+                return spot
+        config = self.config
+        assert isinstance(config, AnimalDownConfig)
+        spot = _Spot(
+            next(self._ids),
+            track.label,
+            track.centre,
+            math.hypot(x2 - x1, y2 - y1),
+            t,
+            t,
+            came_from,
+            y2 - y1,
+            y2,
+            Run(config.lying_gap_s),
+        )
+        self._spots[spot.id] = spot
+        self._of_track[track.id] = spot.id
+        taken.add(spot.id)
+        return spot
+
+    def _finding(self, spot: _Spot, track: Track, still: float, lying: bool) -> Finding:
+        posture = "lying" if lying else "not moving"
+        return Finding(
+            self.correlation(f"spot{spot.id}"),
+            FarmEvent(
+                kind=FarmEventKind.ANIMAL_DOWN,
+                severity=Severity.WARNING,
+                summary=f"{track.label.capitalize()} {posture} for {still / 60:.0f} min",
+                camera_id=self.camera_id,
+                track_id=track.id,
+                labels=[track.label],
+                attributes={"still_s": round(still, 1), "lying": lying},
+            ),
+        )

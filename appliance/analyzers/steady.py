@@ -1,0 +1,95 @@
+"""What the analyzers trust of a flickering detector: whole animals and conditions with gaps.
+
+The detector at 5 fps splits a partly hidden animal into several boxes (a head, a back) and
+misses an animal for a frame or a few. `whole` drops the part boxes; `Run` tells since when a
+condition seen frame by frame holds, bridging breaks shorter than its gap.
+"""
+
+from __future__ import annotations
+
+import math
+
+from appliance.vision.tracker import Box, Track
+
+PART_OF = 0.6  # share of a box inside a bigger box of the same label: a part of that animal
+
+
+def covered(inner: Box, outer: Box) -> float:
+    """Share of `inner`'s area that lies inside `outer`."""
+    width = min(inner[2], outer[2]) - max(inner[0], outer[0])
+    height = min(inner[3], outer[3]) - max(inner[1], outer[1])
+    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
+    if width <= 0 or height <= 0 or area <= 0:
+        return 0.0
+    return width * height / area
+
+
+def _area(box: Box) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    inner = covered(a, b) * _area(a)
+    union = _area(a) + _area(b) - inner
+    return inner / union if union > 0 else 0.0
+
+
+def whole(tracks: list[Track]) -> list[Track]:
+    """The tracks that are not a part of a bigger box of the same label."""
+    return [
+        t
+        for t in tracks
+        if not any(
+            o is not t
+            and o.label == t.label
+            and _area(o.box) > _area(t.box)
+            and covered(t.box, o.box) >= PART_OF
+            for o in tracks
+        )
+    ]
+
+
+class Run:
+    """Since when a condition seen frame by frame holds; a break up to `gap_s` long is bridged.
+
+    `update` returns the time of the first frame of the current run, or None once the
+    condition has not been seen for longer than `gap_s` (at once with a gap of 0)."""
+
+    def __init__(self, gap_s: float) -> None:
+        self.gap_s = gap_s
+        self.since: float | None = None
+        self.last: float | None = None
+
+    def update(self, t: float, holds: bool) -> float | None:
+        if holds:
+            if self.since is None:
+                self.since = t
+            self.last = t
+        elif self.last is None or t - self.last > self.gap_s:
+            self.since = self.last = None
+        return self.since
+
+
+def edge_distance(point: tuple[float, float], polygon: list[tuple[float, float]]) -> float:
+    """Distance from `point` to the nearest edge of `polygon` (frame units)."""
+    px, py = point
+    best = math.inf
+    for (x1, y1), (x2, y2) in zip(polygon, [*polygon[1:], polygon[0]], strict=True):
+        dx, dy = x2 - x1, y2 - y1
+        length = dx * dx + dy * dy
+        share = (
+            0.0 if length == 0 else max(0.0, min(1.0, ((px - x1) * dx + (py - y1) * dy) / length))
+        )
+        best = min(best, math.hypot(px - x1 - share * dx, py - y1 - share * dy))
+    return best
+
+
+def inside(point: tuple[float, float], polygon: list[tuple[float, float]]) -> bool:
+    """Whether `point` lies inside `polygon` (even-odd rule)."""
+    px, py = point
+    hit = False
+    for (x1, y1), (x2, y2) in zip(polygon, [*polygon[1:], polygon[0]], strict=True):
+        if (y1 > py) != (y2 > py) and px < x1 + (py - y1) * (x2 - x1) / (y2 - y1):
+            hit = not hit
+    return hit
