@@ -24,7 +24,7 @@ from appliance.analyzers.rules import (
     PredatorConfig,
 )
 from appliance.scenes.truth import SceneTruth, read_truth
-from appliance.vision.zones import ZoneConfig, ZoneSettings
+from appliance.vision.zones import zones_of_scene
 from contracts import FarmEventKind
 
 DEFAULT_CACHE = Path.home() / ".cache" / "byre" / "bench-scenes"
@@ -140,17 +140,8 @@ async def compose_all(scenarios: list[Scenario], cache: Path, say: Say, parallel
     await asyncio.gather(*(one(s) for s in todo))
 
 
-def zones_of(truth: SceneTruth) -> ZoneSettings:
-    return ZoneSettings(
-        zones=[
-            ZoneConfig(
-                name=z.name,
-                kind=z.kind,
-                points=[(x / truth.width, y / truth.height) for x, y in z.polygon],
-            )
-            for z in truth.zones
-        ]
-    )
+# other modules import it from here
+zones_of = zones_of_scene
 
 
 EVENT_PRESETS = ("escape", "intruder", "predator", "animal_down", "headcount_drop", "crowding")

@@ -47,7 +47,7 @@ from appliance.store.db import Database
 from appliance.store.events import EventStore
 from appliance.vision.settings import VisionSettings
 from appliance.vision.tracker import TrackerSettings
-from appliance.vision.zones import ZoneConfig, ZoneSettings
+from appliance.vision.zones import zones_of_scene as zones_of
 from bench.pipeline_stages import StageClock, TimedSource, time_link
 from contracts.vision import Detection
 from plugins.base import Detector, Frame
@@ -186,19 +186,6 @@ def _composed(out: Path, scene: str, seconds: float) -> bool:
         return False
     truth = read_truth(out / f"{scene}.json")
     return (truth.width, truth.height) == SIZE and truth.frame_count == round(seconds * truth.fps)
-
-
-def zones_of(truth: SceneTruth) -> ZoneSettings:
-    return ZoneSettings(
-        zones=[
-            ZoneConfig(
-                name=z.name,
-                kind=z.kind,
-                points=[(x / truth.width, y / truth.height) for x, y in z.polygon],
-            )
-            for z in truth.zones
-        ]
-    )
 
 
 def runner_settings(cache_dir: Path) -> RunnerSettings:

@@ -9,6 +9,7 @@ import numpy as np
 
 from contracts.plugin import InputSpec
 from plugins.base import Frame
+from plugins.lowlight import LowLightSettings, lift
 from plugins.runtimes import Tensor
 
 PAD_VALUE = 114
@@ -29,17 +30,26 @@ class Placement:
         return min(max(fx, 0.0), 1.0), min(max(fy, 0.0), 1.0)
 
 
-def preprocess(frame: Frame, spec: InputSpec) -> tuple[Tensor, Placement]:
+def preprocess(
+    frame: Frame, spec: InputSpec, low_light: LowLightSettings | None = None
+) -> tuple[Tensor, Placement]:
+    """The model's input tensor for a BGR frame; with `low_light`, a dark frame is lifted
+    after the resize (cheap at model size; see `plugins.lowlight`)."""
     h, w = frame.shape[:2]
     if spec.resize == "stretch":
         image = cv2.resize(frame, (spec.width, spec.height), interpolation=cv2.INTER_LINEAR)
+        if low_light is not None:
+            image = lift(np.asarray(image, dtype=np.uint8), low_light)
         placement = Placement()
     else:
         ratio = min(spec.width / w, spec.height / h)
         nw, nh = round(w * ratio), round(h * ratio)
         image = np.full((spec.height, spec.width, 3), PAD_VALUE, dtype=np.uint8)
         left, top = (spec.width - nw) // 2, (spec.height - nh) // 2
-        image[top : top + nh, left : left + nw] = cv2.resize(frame, (nw, nh))
+        content = cv2.resize(frame, (nw, nh))
+        if low_light is not None:
+            content = lift(np.asarray(content, dtype=np.uint8), low_light)
+        image[top : top + nh, left : left + nw] = content
         placement = Placement(
             nw / spec.width, nh / spec.height, left / spec.width, top / spec.height
         )

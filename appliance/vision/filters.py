@@ -102,6 +102,22 @@ class FilterSettings(_Section):
         "the same object seen as two classes (a horse also called a dog): it is dropped. "
         "Unset: keep both (the appliance's vision settings set it).",
     )
+    same_label_iou: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="A box overlapping a better-scored box of the same label this much (IoU) "
+        "is a second box on the same animal: it is dropped (class-aware NMS on top of the "
+        "model's own). Unset: keep both.",
+    )
+    same_label_inside: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="A box lying this much (share of its own area) inside a better-scored box "
+        "of the same label is a part of that animal (a head, a front half): it is dropped. "
+        "Unset: keep both.",
+    )
 
     @model_validator(mode="after")
     def _class_rules_name_allowed_labels(self) -> FilterSettings:
@@ -127,6 +143,7 @@ class Profile:
     name: ProfileName
     rules: Mapping[str, ClassRule]
     same_object_iou: float | None = None
+    merge: Merge | None = None
 
     @property
     def allow(self) -> frozenset[str]:
@@ -154,22 +171,49 @@ class Profile:
     def apply(self, detections: Iterable[Detection], frame_aspect: float) -> list[Detection]:
         """The detections this profile keeps, in their order."""
         kept = [d for d in detections if self.rejection(d, frame_aspect) is None]
-        limit = self.same_object_iou
-        if limit is None:
+        limit, merge = self.same_object_iou, self.merge
+        if limit is None and merge is None:
             return kept
         better = sorted(kept, key=lambda d: -d.score)
-        dropped = {
-            id(d)
-            for i, d in enumerate(better)
-            if any(o.label != d.label and _iou(o, d) >= limit for o in better[:i])
-        }
+        dropped: set[int] = set()
+        for i, d in enumerate(better):
+            for o in better[:i]:
+                if id(o) in dropped:
+                    continue
+                if o.label != d.label:
+                    if limit is not None and _iou(o, d) >= limit:
+                        dropped.add(id(d))
+                        break
+                elif merge is not None and merge.same(o, d):
+                    dropped.add(id(d))
+                    break
         return [d for d in kept if id(d) not in dropped]
 
 
-def _iou(a: Detection, b: Detection) -> float:
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """When a lower-scored box of the same label is another view of a better box's animal."""
+
+    iou: float | None = None
+    inside: float | None = None
+
+    def same(self, better: Detection, worse: Detection) -> bool:
+        if self.iou is not None and _iou(better, worse) >= self.iou:
+            return True
+        if self.inside is None:
+            return False
+        area = (worse.x2 - worse.x1) * (worse.y2 - worse.y1)
+        return area > 0.0 and _intersection(better, worse) / area >= self.inside
+
+
+def _intersection(a: Detection, b: Detection) -> float:
     ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
     iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
-    inter = ix * iy
+    return ix * iy
+
+
+def _iou(a: Detection, b: Detection) -> float:
+    inter = _intersection(a, b)
     union = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter
     return inter / union if union > 0 else 0.0
 
@@ -181,6 +225,7 @@ def build_profile(
     default: ClassRulePatch | None = None,
     classes: Mapping[str, ClassRulePatch] | None = None,
     same_object_iou: float | None = None,
+    merge: Merge | None = None,
 ) -> Profile:
     """Rules per allowed label: `base[label]`, then `default`, then `classes[label]` applied."""
     rules: dict[str, ClassRule] = {}
@@ -191,7 +236,9 @@ def build_profile(
         if classes is not None and label in classes:
             rule = rule.patched(classes[label])
         rules[label] = rule
-    return Profile(name=name, rules=MappingProxyType(rules), same_object_iou=same_object_iou)
+    return Profile(
+        name=name, rules=MappingProxyType(rules), same_object_iou=same_object_iou, merge=merge
+    )
 
 
 def day_profile(settings: FilterSettings) -> Profile:
@@ -203,4 +250,12 @@ def day_profile(settings: FilterSettings) -> Profile:
         base,
         classes=settings.classes,
         same_object_iou=settings.same_object_iou,
+        merge=merge_of(settings),
     )
+
+
+def merge_of(settings: FilterSettings) -> Merge | None:
+    """The same-label merge the settings ask for, or None."""
+    if settings.same_label_iou is None and settings.same_label_inside is None:
+        return None
+    return Merge(iou=settings.same_label_iou, inside=settings.same_label_inside)

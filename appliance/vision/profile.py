@@ -23,6 +23,7 @@ from appliance.vision.filters import (
     build_profile,
     check_labels_allowed,
     day_profile,
+    merge_of,
 )
 
 LUMA_WEIGHTS_BGR = np.array([0.114, 0.587, 0.299], dtype=np.float32)
@@ -115,7 +116,13 @@ def night_profile(filters: FilterSettings, night: NightSettings) -> Profile:
     allow = night.allow if night.allow is not None else filters.allow
     base = {label: day.rules.get(label, filters.default) for label in allow}
     return build_profile(
-        "night", allow, base, night.default, night.classes, filters.same_object_iou
+        "night",
+        allow,
+        base,
+        night.default,
+        night.classes,
+        filters.same_object_iou,
+        merge_of(filters),
     )
 
 

@@ -4,7 +4,12 @@ Each update takes one frame's detections and its timestamp (seconds, any monoton
 frames may come at any rate). Tracks are predicted forward with constant velocity, then
 matched to detections of the same label in two stages: by IoU of the predicted box, then
 the leftovers by centre distance within a gate that widens while a track is unseen. A lost
-track matched again before `max_age_s` keeps its id (re-identification after occlusion).
+track matched again before `max_age_s` keeps its id (re-identification after occlusion); one
+that stood still before it was lost is kept `still_max_age_s` (animals graze in place, and a
+hidden or unseen one is found where it stood). The gate stops growing at `max_gate_growth`, so
+a long-lost track does not take over a detection far away. An unmatched box lying mostly
+inside a bigger confirmed or lost track of its label (a head, a patch of hide on a dark frame)
+starts no track: one animal stays one track.
 
 States: tentative (new) -> confirmed after `min_hits` matches -> lost when unmatched ->
 confirmed again when re-acquired, or removed after `max_age_s` unseen. A tentative track
@@ -48,15 +53,35 @@ class TrackerSettings(BaseModel):
     gate_growth_per_s: float = Field(
         default=0.05, ge=0.0, description="Radius added per second a track has been unseen."
     )
+    max_gate_growth: float = Field(
+        default=0.1, ge=0.0, description="Most radius added while unseen, in frame units."
+    )
     max_size_change: float = Field(
         default=2.0, ge=1.0, description="Largest diagonal ratio for a centre-distance match."
     )
     min_hits: int = Field(default=3, ge=1, description="Matches that confirm a new track.")
+    part_inside: float | None = Field(
+        default=0.8,
+        gt=0.0,
+        le=1.0,
+        description="An unmatched box lying this much inside a bigger confirmed or lost track "
+        "of its label is a part of that animal and starts no track; unset: every unmatched "
+        "box starts one.",
+    )
     tentative_max_misses: int = Field(
         default=1, ge=0, description="Misses in a row after which a tentative track is dropped."
     )
     max_age_s: float = Field(
         default=3.0, ge=0.0, description="Seconds a lost track is kept for re-identification."
+    )
+    still_max_age_s: float = Field(
+        default=10.0,
+        ge=0.0,
+        description="Seconds a lost track is kept when it stood still before it was lost (an "
+        "animal hidden behind another, or missed on dark frames, is found where it stood).",
+    )
+    still_min_s: float = Field(
+        default=2.0, ge=0.0, description="Standing still this long earns `still_max_age_s`."
     )
     max_misses: int | None = Field(
         default=None, ge=1, description="Also drop a lost track after this many missed frames."
@@ -266,8 +291,9 @@ class Tracker:
             buckets[track.state].append(track)
             if track.state is not TrackState.REMOVED:
                 kept.append(track)
+        held = [tr for tr in kept if tr.state is not TrackState.TENTATIVE]
         for c, detection in enumerate(detections):
-            if c not in matched_dets:
+            if c not in matched_dets and not self._part_of(detection, held):
                 track = Track(self._next_id, detection, t, self.settings)
                 self._classes.setdefault(track.label, len(self._classes))
                 self._next_id += 1
@@ -280,6 +306,28 @@ class Tracker:
         self._tracks = kept
         return TrackerUpdate(t, confirmed, tentative, lost, removed)
 
+    def _part_of(self, detection: Detection, tracks: list[Track]) -> bool:
+        """Whether an unmatched box lies mostly inside a bigger confirmed or lost track of its
+        label (a head, a patch of hide): it starts no track of its own."""
+        share = self.settings.part_inside
+        if share is None:
+            return False
+        x1, y1, x2, y2 = detection.x1, detection.y1, detection.x2, detection.y2
+        area = (x2 - x1) * (y2 - y1)
+        if area <= 0.0:
+            return False
+        for track in tracks:
+            if track.label != detection.label:
+                continue
+            bx1, by1, bx2, by2 = track.box
+            if (bx2 - bx1) * (by2 - by1) <= area:
+                continue
+            ix = max(0.0, min(x2, bx2) - max(x1, bx1))
+            iy = max(0.0, min(y2, by2) - max(y1, by1))
+            if ix * iy >= share * area:
+                return True
+        return False
+
     def _age(self, track: Track, t: float) -> None:
         s = self.settings
         if track.state is TrackState.TENTATIVE:
@@ -287,7 +335,8 @@ class Tracker:
                 track.state = TrackState.REMOVED
             return
         track.state = TrackState.LOST
-        too_old = t - track.last_seen > s.max_age_s
+        still = track.stationary_s >= s.still_min_s
+        too_old = t - track.last_seen > max(s.max_age_s, s.still_max_age_s if still else 0.0)
         if too_old or (s.max_misses is not None and track.misses > s.max_misses):
             track.state = TrackState.REMOVED
 
@@ -332,7 +381,8 @@ def _distance_similarity(
     dist = np.hypot(tc[:, None, 0] - dc[None, :, 0], tc[:, None, 1] - dc[None, :, 1])
     t_diag = np.hypot(tracks[:, 2] - tracks[:, 0], tracks[:, 3] - tracks[:, 1])
     d_diag = np.hypot(dets[:, 2] - dets[:, 0], dets[:, 3] - dets[:, 1])
-    gate = np.maximum(s.min_distance_gate, s.distance_gate * t_diag) + s.gate_growth_per_s * unseen
+    growth: Array = np.minimum(s.gate_growth_per_s * unseen, s.max_gate_growth)
+    gate = np.maximum(s.min_distance_gate, s.distance_gate * t_diag) + growth
     sim = 1.0 - dist / np.maximum(gate, 1e-9)[:, None]
     big = np.maximum(t_diag[:, None], d_diag[None, :])
     small = np.minimum(t_diag[:, None], d_diag[None, :])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -21,6 +21,9 @@ from appliance.vision.errors import ZoneConfigError, describe
 from appliance.vision.geometry import AnchorKind
 from appliance.vision.polygon import points_in_polygon, polygon_problem
 from appliance.vision.tracker import Track, TrackerUpdate
+
+if TYPE_CHECKING:  # the scene composer stays standalone; this module only reads its truth
+    from appliance.scenes.truth import SceneTruth
 
 ZoneKind = Literal["pasture", "pen", "trough", "gate", "road", "restricted", "calving_pen"]
 Transition = Literal["enter", "exit"]
@@ -84,6 +87,20 @@ def load_zone_settings(data: object) -> ZoneSettings:
         return ZoneSettings.model_validate(data)
     except ValidationError as err:
         raise ZoneConfigError(describe(err, _zone_names(data))) from err
+
+
+def zones_of_scene(truth: SceneTruth) -> ZoneSettings:
+    """A composed scene's zones (pixel polygons) as a camera's zone settings (frame units)."""
+    return ZoneSettings(
+        zones=[
+            ZoneConfig(
+                name=z.name,
+                kind=z.kind,
+                points=[(x / truth.width, y / truth.height) for x, y in z.polygon],
+            )
+            for z in truth.zones
+        ]
+    )
 
 
 def _zone_names(data: object) -> dict[int, str]:

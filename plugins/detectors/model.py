@@ -9,13 +9,15 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
+from contracts.plugin import Thresholds
 from contracts.vision import Detection
 from plugins.base import Detector, Frame, FrameFit, PluginConfig
 from plugins.bundle import Bundle, load_bundle
-from plugins.decoders import decode_outputs
+from plugins.decoders import decode_outputs, nms
 from plugins.errors import PluginError
-from plugins.preprocess import preprocess
-from plugins.runtimes import Precision, Runtime, open_runtime
+from plugins.lowlight import LowLightSettings, is_dark
+from plugins.preprocess import Placement, preprocess
+from plugins.runtimes import Precision, Runtime, Tensor, open_runtime
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,10 @@ class ModelDetectorConfig(PluginConfig):
     )
     cache_dir: Path | None = Field(default=None, description="Converted/compiled model cache.")
     score: float | None = Field(default=None, ge=0, le=1, description="Override min score.")
+    low_light: LowLightSettings = Field(
+        default_factory=LowLightSettings,
+        description="Lift dark frames (dusk, night) before inference; `enabled: false` to skip.",
+    )
 
 
 class ModelDetector(Detector):
@@ -104,11 +110,25 @@ class ModelDetector(Detector):
         if self._bundle is None or self._runtime is None:
             raise PluginError("infer() before load()")
         manifest = self._bundle.manifest
-        tensor, placement = preprocess(frame, manifest.input)
-        outputs = self._runtime.infer(tensor)
         thresholds = manifest.thresholds
         if self.settings.score is not None:
             thresholds = thresholds.model_copy(update={"score": self.settings.score})
+        low_light = self.settings.low_light
+        if not is_dark(frame, low_light):
+            return self._detect(preprocess(frame, manifest.input), thresholds)
+        lifted = self._detect(preprocess(frame, manifest.input, low_light), thresholds)
+        if low_light.passes == "lifted":
+            return lifted
+        # both passes: the lift finds the animals, but loses some people on the same frames
+        plain = self._detect(preprocess(frame, manifest.input), thresholds)
+        return merge_passes(plain + lifted, thresholds.nms_iou)
+
+    def _detect(
+        self, prepared: tuple[Tensor, Placement], thresholds: Thresholds
+    ) -> list[Detection]:
+        manifest = self.bundle.manifest
+        tensor, placement = prepared
+        outputs = self.runtime.infer(tensor)
         detections = decode_outputs(
             manifest.decoder,
             outputs,
@@ -121,3 +141,13 @@ class ModelDetector(Detector):
             wanted = set(manifest.report)
             detections = [d for d in detections if d.label in wanted]
         return detections
+
+
+def merge_passes(detections: list[Detection], iou: float) -> list[Detection]:
+    """One list from two passes over a frame: per-class NMS, best score first."""
+    if not detections:
+        return []
+    boxes = np.array([(d.x1, d.y1, d.x2, d.y2) for d in detections], dtype=np.float64)
+    scores = np.array([d.score for d in detections], dtype=np.float64)
+    classes = np.array([d.class_id for d in detections], dtype=np.int64)
+    return [detections[i] for i in nms(boxes, scores, iou, classes=classes)]

@@ -12,7 +12,8 @@ from appliance.analyzers.registry import AnalyzerSettings, build
 from appliance.scenes.compose import Settings, compose
 from appliance.scenes.truth import ObjectBox, SceneTruth, read_truth
 from appliance.vision.tracker import Tracker, TrackerSettings
-from appliance.vision.zones import ZoneConfig, ZoneMonitor, ZoneSettings
+from appliance.vision.zones import ZoneMonitor
+from appliance.vision.zones import zones_of_scene as zones_of
 from contracts.vision import Detection
 
 Edit = Callable[[float, list[ObjectBox]], list[ObjectBox]]
@@ -28,19 +29,6 @@ class Alert:
 def make_scene(name: str, out: Path, seconds: float = 20.0) -> SceneTruth:
     compose(Settings(scene=name, seconds=seconds), out)
     return read_truth(out / f"{name}.json")
-
-
-def zones_of(truth: SceneTruth) -> ZoneSettings:
-    return ZoneSettings(
-        zones=[
-            ZoneConfig(
-                name=z.name,
-                kind=z.kind,
-                points=[(x / truth.width, y / truth.height) for x, y in z.polygon],
-            )
-            for z in truth.zones
-        ]
-    )
 
 
 def replay(

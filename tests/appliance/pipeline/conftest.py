@@ -12,7 +12,7 @@ from appliance.scenes.compose import Settings, compose
 from appliance.scenes.truth import SceneTruth
 from appliance.store.db import Database
 from appliance.store.events import EventStore
-from appliance.vision.zones import ZoneConfig, ZoneSettings
+from appliance.vision.zones import zones_of_scene
 
 
 @pytest.fixture(scope="session")
@@ -27,17 +27,8 @@ def escape_scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SceneT
     return result.video, result.truth
 
 
-def zones_of(truth: SceneTruth) -> ZoneSettings:
-    return ZoneSettings(
-        zones=[
-            ZoneConfig(
-                name=z.name,
-                kind=z.kind,
-                points=[(x / truth.width, y / truth.height) for x, y in z.polygon],
-            )
-            for z in truth.zones
-        ]
-    )
+# other modules import it from here
+zones_of = zones_of_scene
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ def test_dog_box_on_a_horse_is_dropped_by_day_and_night() -> None:
 
 
 def test_boxes_of_one_class_and_apart_are_all_kept() -> None:
-    cows = [make_detection("cow", score=0.9), make_detection("cow", cx=0.505, score=0.8)]
+    cows = [make_detection("cow", score=0.9), make_detection("cow", cx=0.62, score=0.8)]
     dog = make_detection("dog", cx=0.8, score=0.6)
     profile = day_profile(VisionSettings().filters)
     assert profile.apply([*cows, dog], SQUARE_FRAME) == [*cows, dog]

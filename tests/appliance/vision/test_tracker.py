@@ -210,7 +210,8 @@ streams = st.lists(
 def test_random_streams_keep_ids_unique_and_every_detection_in_one_track(
     stream: list[tuple[float, list[Detection]]], min_hits: int
 ) -> None:
-    tracker = Tracker(TrackerSettings(min_hits=min_hits, max_age_s=1.5))
+    # every detection in one track: without the part rule (tested on its own above)
+    tracker = Tracker(TrackerSettings(min_hits=min_hits, max_age_s=1.5, part_inside=None))
     t = 0.0
     labels: dict[int, str] = {}
     newest = 0
@@ -227,3 +228,82 @@ def test_random_streams_keep_ids_unique_and_every_detection_in_one_track(
         fresh = [tr.id for tr in live if tr.id > newest]
         assert sorted(fresh) == list(range(newest + 1, newest + 1 + len(fresh)))
         newest = max([newest, *fresh])
+
+
+def still_cow_then_unseen(tracker: Tracker, seconds_still: float) -> int:
+    """A cow standing at (0.3, 0.5) for `seconds_still`, then unseen; its track id."""
+    frames = round(seconds_still * FPS) + 1
+    for i in range(frames):
+        update = tracker.update([make_detection("cow", 0.3, 0.5)], i / FPS)
+    return update.confirmed[0].id
+
+
+def test_still_animal_unseen_for_long_keeps_its_id_where_it_stood() -> None:
+    tracker = Tracker()  # max_age_s 3, still_max_age_s 10
+    cow_id = still_cow_then_unseen(tracker, 4.0)
+    for k in range(1, 41):  # 8 s without a detection (missed on dark frames, or hidden)
+        assert [tr.id for tr in tracker.update([], 4.0 + k / FPS).lost] == [cow_id]
+    update = tracker.update([make_detection("cow", 0.31, 0.5)], 12.2)
+    assert [tr.id for tr in update.confirmed] == [cow_id]
+
+
+def test_still_animal_is_removed_after_still_max_age() -> None:
+    tracker = Tracker(TrackerSettings(still_max_age_s=5.0))
+    cow_id = still_cow_then_unseen(tracker, 4.0)
+    assert [tr.id for tr in tracker.update([], 8.8).lost] == [cow_id]
+    assert [tr.id for tr in tracker.update([], 9.2).removed] == [cow_id]
+
+
+def test_moving_animal_unseen_past_max_age_is_removed_even_if_still_age_is_long() -> None:
+    tracker = Tracker()
+    for i in range(10):
+        update = tracker.update([make_detection("sheep", *walk(0.2, 0.05, i / FPS))], i / FPS)
+    sheep_id = update.confirmed[0].id
+    assert [tr.id for tr in tracker.update([], 3.0).lost] == [sheep_id]
+    assert [tr.id for tr in tracker.update([], 5.0).removed] == [sheep_id]
+
+
+def test_long_lost_track_does_not_take_a_detection_far_from_where_it_stood() -> None:
+    tracker = Tracker()
+    cow_id = still_cow_then_unseen(tracker, 4.0)
+    tracker.update([], 10.0)
+    # 0.3 away: more than the cow's own gate plus the capped growth (about 0.23)
+    update = tracker.update([make_detection("cow", 0.6, 0.5)], 12.0)
+    assert [tr.id for tr in update.tentative] == [cow_id + 1]
+    assert [tr.id for tr in update.lost] == [cow_id]
+
+
+def test_a_part_box_inside_a_tracked_animal_starts_no_track() -> None:
+    tracker = Tracker()
+    cow = make_box(0.2, 0.4, 0.5, 0.7)
+    for i in range(4):
+        update = tracker.update([cow], i / FPS)
+    cow_id = update.confirmed[0].id
+    head = make_box(0.22, 0.42, 0.3, 0.52)  # inside the cow, seen with it
+    patch = make_box(0.35, 0.5, 0.42, 0.6)  # inside the cow, seen while the cow is missed
+    update = tracker.update([cow, head], 4 / FPS)
+    assert [tr.id for tr in update.confirmed] == [cow_id]
+    assert update.tentative == []
+    update = tracker.update([patch], 5 / FPS)
+    assert update.tentative == []
+    assert [tr.id for tr in tracker.tracks] == [cow_id]
+
+
+def test_a_box_only_partly_over_a_tracked_animal_or_of_another_label_starts_a_track() -> None:
+    tracker = Tracker()
+    cow = make_box(0.2, 0.4, 0.5, 0.7)
+    for i in range(4):
+        tracker.update([cow], i / FPS)
+    beside = make_box(0.42, 0.45, 0.7, 0.72)  # a second cow, mostly outside the first
+    dog = make_box(0.25, 0.5, 0.35, 0.65, label="dog")  # in front of the cow
+    update = tracker.update([cow, beside, dog], 4 / FPS)
+    assert sorted(tr.label for tr in update.tentative) == ["cow", "dog"]
+
+
+def test_part_rule_switched_off_starts_a_track_for_every_unmatched_box() -> None:
+    tracker = Tracker(TrackerSettings(part_inside=None))
+    cow = make_box(0.2, 0.4, 0.5, 0.7)
+    for i in range(4):
+        tracker.update([cow], i / FPS)
+    update = tracker.update([cow, make_box(0.22, 0.42, 0.3, 0.52)], 4 / FPS)
+    assert len(update.tentative) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from appliance.scenes.truth import SceneTruth, Zone
 from appliance.vision import (
     Tracker,
     TrackerSettings,
@@ -14,6 +15,7 @@ from appliance.vision import (
     ZoneSettings,
     load_zone_settings,
 )
+from appliance.vision.zones import zones_of_scene
 from contracts.vision import Detection
 from tests.appliance.vision.factories import make_box, make_detection
 
@@ -161,3 +163,23 @@ def test_every_zone_kind_is_accepted() -> None:
     kinds = ["pasture", "pen", "trough", "gate", "road", "restricted", "calving_pen"]
     zones = [{"name": k, "kind": k, "points": PEN.points} for k in kinds]
     assert [z.kind for z in load_zone_settings({"zones": zones}).zones] == kinds
+
+
+def test_scene_zones_become_frame_unit_zone_settings() -> None:
+    truth = SceneTruth(
+        scene="s",
+        seed=0,
+        night=False,
+        video="v.mp4",
+        fps=5.0,
+        width=200,
+        height=100,
+        frame_count=1,
+        tracks=[],
+        zones=[Zone(name="pen", kind="pen", polygon=[(0, 0), (100, 0), (100, 50)])],
+        conditions=[],
+        frames=[],
+    )
+    zones = zones_of_scene(truth).zones
+    assert [(z.name, z.kind) for z in zones] == [("pen", "pen")]
+    assert zones[0].points == [(0.0, 0.0), (0.5, 0.0), (0.5, 0.5)]
