@@ -29,7 +29,7 @@ import statistics
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +43,14 @@ from appliance.scenes.truth import ObjectBox, SceneTruth
 from appliance.vision.profile import ProfileSelector, mean_luma
 from appliance.vision.settings import NIGHT_MIN_SCORE
 from appliance.vision.tracker import Tracker
-from bench.farm_scenes import DEFAULT_CACHE, Say, Scenario, compose_all, quality_scenarios
+from bench.farm_scenes import (
+    DEFAULT_CACHE,
+    Say,
+    Scenario,
+    compose_all,
+    frames,
+    quality_scenarios,
+)
 from contracts.vision import Detection
 from plugins.detectors.model import ModelDetectorConfig
 from plugins.lowlight import lift
@@ -109,18 +116,6 @@ class ScenarioStats:
 
 def _ratio(n: int, d: int) -> str:
     return f"{n / d:.3f}" if d else "  -  "
-
-
-def frames(video: Path) -> Iterator[np.ndarray]:
-    capture = cv2.VideoCapture(str(video))
-    try:
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                return
-            yield np.asarray(image, dtype=np.uint8)
-    finally:
-        capture.release()
 
 
 def norm_boxes(objects: Sequence[ObjectBox], width: int, height: int) -> np.ndarray:

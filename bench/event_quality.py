@@ -25,13 +25,10 @@ import asyncio
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-
-import cv2
-import numpy as np
 
 from appliance.camera.analysis import FrameAnalyzer
 from appliance.camera.frames import Frame, InferenceFrame
@@ -50,6 +47,7 @@ from bench.farm_scenes import (
     Say,
     Scenario,
     compose_all,
+    frames,
     quality_scenarios,
     zones_of,
 )
@@ -99,18 +97,6 @@ class ScenarioResult:
             f" | duplicates {len(self.duplicates)} | false {len(self.false)}"
             f"{' [' + falses + ']' if falses else ''}"
         )
-
-
-def frames(video: Path) -> Iterator[np.ndarray]:
-    capture = cv2.VideoCapture(str(video))
-    try:
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                return
-            yield np.asarray(image, dtype=np.uint8)
-    finally:
-        capture.release()
 
 
 def runner_settings(model_cache: Path) -> RunnerSettings:

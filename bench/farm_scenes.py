@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import cv2
+import numpy as np
 
 from appliance.analyzers.down import AnimalDownConfig
 from appliance.analyzers.registry import AnalyzerSettings
@@ -157,3 +160,16 @@ def quality_scenarios(event_s: float = 150.0, quiet_s: float = 300.0) -> list[Sc
         for seed in (1, 2, 3)
     ]
     return events + quiet
+
+
+def frames(video: Path) -> Iterator[np.ndarray]:
+    """The decoded frames of `video`, in order."""
+    capture = cv2.VideoCapture(str(video))
+    try:
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                return
+            yield np.asarray(image, dtype=np.uint8)
+    finally:
+        capture.release()

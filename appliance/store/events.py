@@ -127,14 +127,7 @@ class EventStore:
         self, limit: int, *, type_prefix: str | None = None, exclude: tuple[str, ...] = ()
     ) -> list[OutboxRow]:
         """The oldest unsent, unparked outbox rows in seq order, optionally of some types."""
-        where = "o.state = 'pending'"
-        params: list[object] = []
-        if type_prefix is not None:
-            where += " AND substr(e.type, 1, ?) = ?"
-            params += [len(type_prefix), type_prefix]
-        for prefix in exclude:
-            where += " AND substr(e.type, 1, ?) <> ?"
-            params += [len(prefix), prefix]
+        where, params = _pending_where(0, type_prefix, exclude)
         rows = await self.db.fetch_all(
             "SELECT e.*, o.attempts FROM outbox o JOIN events e ON e.seq = o.seq"
             f" WHERE {where} ORDER BY o.seq LIMIT ?",
@@ -151,14 +144,7 @@ class EventStore:
         exclude: tuple[str, ...] = (),
     ) -> list[OutboxItem]:
         """Like `pending`, as `OutboxItem`s, only rows after `after_seq`."""
-        where = "o.state = 'pending' AND o.seq > ?"
-        params: list[object] = [after_seq]
-        if type_prefix is not None:
-            where += " AND substr(e.type, 1, ?) = ?"
-            params += [len(type_prefix), type_prefix]
-        for prefix in exclude:
-            where += " AND substr(e.type, 1, ?) <> ?"
-            params += [len(prefix), prefix]
+        where, params = _pending_where(after_seq, type_prefix, exclude)
         rows = await self.db.fetch_all(
             "SELECT e.seq, e.id, e.type, e.correlation_id, e.occurred_at, e.payload, o.attempts"
             f" FROM outbox o JOIN events e ON e.seq = o.seq WHERE {where} ORDER BY o.seq LIMIT ?",
@@ -223,3 +209,18 @@ class EventStore:
             " WHERE o.state = 'parked' ORDER BY o.seq"
         )
         return [(StoredEvent.from_row(r), r["last_error"] or "") for r in rows]
+
+
+def _pending_where(
+    after_seq: int, type_prefix: str | None, exclude: tuple[str, ...]
+) -> tuple[str, list[object]]:
+    """The WHERE clause (and its parameters) of pending outbox rows after `after_seq`."""
+    where = "o.state = 'pending' AND o.seq > ?"
+    params: list[object] = [after_seq]
+    if type_prefix is not None:
+        where += " AND substr(e.type, 1, ?) = ?"
+        params += [len(type_prefix), type_prefix]
+    for prefix in exclude:
+        where += " AND substr(e.type, 1, ?) <> ?"
+        params += [len(prefix), prefix]
+    return where, params
