@@ -53,7 +53,6 @@ from tests.web_ui.conftest import (
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(240)]
 
 CAMERA = "pasture-north"
-SSD_ONNX = Path(__file__).resolve().parents[2] / "build" / "models" / "coco-ssd-mobilenet-v2-onnx"
 FEED_LATENCY_S = 2.0  # the acceptance: in the feed within 2 s of the scripted event
 
 
@@ -83,11 +82,14 @@ class CameraFarm:
             return reply.json()
 
 
-def camera_vision(camera_file: Path, truth: SceneTruth) -> dict[str, Any]:
+def camera_vision(camera_file: Path, truth: SceneTruth, model_cache: Path) -> dict[str, Any]:
     return {
         "runner": {
             "load_timeout_s": 90.0,
-            "plugins": [{"name": "coco", "config": {"type": "model", "bundle": str(SSD_ONNX)}}],
+            # the shipped detector, compiled once per test run (tests/model_cache.py)
+            "plugins": [
+                {"name": "coco", "config": {"type": "model", "cache_dir": str(model_cache)}}
+            ],
         },
         "processing": {"tracker": {"min_hits": 2}},
         "cameras": [
@@ -110,6 +112,7 @@ async def farm(
     tmp_path_factory: pytest.TempPathFactory,
     escape_scene: tuple[Path, SceneTruth],  # noqa: F811
     browser: Browser,
+    shipped_model_cache: Path,
 ) -> AsyncIterator[CameraFarm]:
     video, truth = escape_scene
     root = tmp_path_factory.mktemp("ui-farm")
@@ -117,7 +120,7 @@ async def farm(
     camera_file.parent.mkdir()
     settings = make_appliance_settings(
         root / "appliance",
-        vision=camera_vision(camera_file, truth),
+        vision=camera_vision(camera_file, truth, shipped_model_cache),
         media=MediaSettings(pre_s=2.0, post_s=2.0, max_clip_s=8.0),
         alerts=QUICK_PUSH,
     )

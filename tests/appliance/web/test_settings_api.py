@@ -56,7 +56,7 @@ async def test_settings_show_every_section_and_never_a_secret(
     (route,) = body["alerts"]["routes"]
     assert route["secret"] == {"set": True}
     assert SECRET not in reply.text
-    assert body["vision"]["filters"]["default"]["min_score"] == 0.5
+    assert body["vision"]["filters"]["default"]["min_score"] == 0.4
     assert set(body["vision"]) == {"filters", "night", "tracker"}
     assert body["incidents"]["escalate_after_s"] == 300.0
 
