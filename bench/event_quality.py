@@ -120,7 +120,9 @@ async def play(
     processing = VisionPipelineSettings().processing  # the appliance's defaults
     pipeline = CameraPipeline(settings, processing, runner, events)
     motion = FrameAnalyzer(source)
-    gate = InferenceGate(source.motion.min_changed_fraction, source.min_inference_interval_s)
+    gate = InferenceGate(
+        source.motion.min_changed_fraction, source.min_inference_interval_s, motion.gate
+    )
     start = (NIGHT_START if s.night else DAY_START).timestamp()
     step = max(1, round(truth.fps / source.detect_fps))
     count = 0
@@ -129,12 +131,14 @@ async def play(
         if (number - 1) % step:
             continue
         at = start + (number - 1) / truth.fps
-        stats = motion.analyze(image, at)
-        reason = gate.decide(stats.motion_fraction, at)
+        stats = motion.motion(image)
+        reason = gate.decide(stats.fraction, at, stats.prepared)
         if reason is None:
             continue
-        frame = Frame(image, number, at, time.monotonic())
-        await pipeline.process(InferenceFrame(frame, reason, stats.motion_fraction))
+        frame = Frame(image, number, at, at)  # video time on both clocks
+        await pipeline.process(InferenceFrame(frame, reason, stats.fraction, stats.brightness))
+        if pipeline.next_look is not None:
+            gate.request(pipeline.next_look)
         if pipeline.counters.inferred % PROGRESS_EVERY == 0:
             say(f"    {s.name}: {number / truth.fps:.0f} s of {truth.frame_count / truth.fps:.0f}")
     return pipeline.counters.inferred, start, count / truth.fps

@@ -25,6 +25,8 @@ class MotionStats:
     minimum rate sends it)."""
     brightness: float
     """Mean grey level (0-255) of the shrunk, blurred view."""
+    prepared: Image | None = None
+    """The shrunk, blurred grey view itself (the gate compares it with the last inferred one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,7 @@ class FrameAnalyzer:
             0.0 if self._previous is None else self.gate.changed_fraction(self._previous, prepared)
         )
         self._previous = prepared
-        return MotionStats(fraction, float(cv2.mean(prepared)[0]))
+        return MotionStats(fraction, float(cv2.mean(prepared)[0]), prepared)
 
     def health(self, image: Image, at_mono: float, motion_fraction: float) -> FrameStats:
         """The health measurements of the frame `motion` was last given."""

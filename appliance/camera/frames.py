@@ -26,9 +26,11 @@ class Frame:
 
 class InferReason(StrEnum):
     MOTION = "motion"
-    """Enough pixels changed since the previously looked-at frame."""
+    """Enough pixels changed since the previously looked-at or the last inferred frame."""
     MIN_RATE = "min_rate"
     """Nothing moved, but the minimum inference interval had passed."""
+    DUE = "due"
+    """An analyzer asked for a look at this moment (a hold it times ends)."""
 
 
 @dataclass(frozen=True, slots=True)

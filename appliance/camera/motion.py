@@ -1,8 +1,11 @@
 """Frame scheduling and motion gating: which frames are looked at, and which go to inference.
 
 Looked-at frames (at `detect_fps`) are shrunk to a small blurred grey image; the share of pixels
-that changed against the previous looked-at frame decides whether the frame goes to inference.
-A minimum inference rate lets a still animal be seen anyway.
+that changed against the previous looked-at frame, or against the last frame sent to inference,
+decides whether the frame goes to inference (an animal walking slowly changes little from one
+looked-at frame to the next, but soon differs from what was last inferred). A minimum inference
+rate lets a still animal be seen anyway, and an analyzer can ask for a look at a given moment
+(when a hold it is timing ends).
 """
 
 from __future__ import annotations
@@ -62,20 +65,45 @@ class DetectSchedule:
 
 
 class InferenceGate:
-    """Motion, or the minimum rate, sends a looked-at frame to inference."""
+    """Motion, a requested moment, or the minimum rate sends a looked-at frame to inference."""
 
-    def __init__(self, min_changed_fraction: float, min_interval_s: float) -> None:
+    def __init__(
+        self, min_changed_fraction: float, min_interval_s: float, motion: MotionGate | None = None
+    ) -> None:
         self.min_changed_fraction = min_changed_fraction
         self.min_interval_s = min_interval_s
+        self.motion = motion
         self._last: float | None = None
+        self._inferred: Image | None = None  # the prepared view of the last inferred frame
+        self._wanted: float | None = None
 
-    def decide(self, motion_fraction: float, at_mono: float) -> InferReason | None:
-        if motion_fraction >= self.min_changed_fraction:
+    def request(self, at_mono: float) -> None:
+        """Send the first looked-at frame captured at or after `at_mono` to inference."""
+        if self._wanted is None or at_mono < self._wanted:
+            self._wanted = at_mono
+
+    def decide(
+        self, motion_fraction: float, at_mono: float, prepared: Image | None = None
+    ) -> InferReason | None:
+        """Why the frame captured at `at_mono` goes to inference, or None. `prepared` is its
+        view as `MotionGate.prepare` made it (compared with the last inferred one)."""
+        if motion_fraction >= self.min_changed_fraction or self._moved_since_inferred(prepared):
             reason: InferReason | None = InferReason.MOTION
+        elif self._wanted is not None and at_mono >= self._wanted:
+            reason = InferReason.DUE
         elif self._last is None or at_mono - self._last >= self.min_interval_s:
             reason = InferReason.MIN_RATE
         else:
             reason = None
         if reason is not None:
             self._last = at_mono
+            self._inferred = prepared
+            if self._wanted is not None and at_mono >= self._wanted:
+                self._wanted = None
         return reason
+
+    def _moved_since_inferred(self, prepared: Image | None) -> bool:
+        if self.motion is None or prepared is None or self._inferred is None:
+            return False
+        changed = self.motion.changed_fraction(self._inferred, prepared)
+        return changed >= self.min_changed_fraction

@@ -28,7 +28,7 @@ import numpy as np
 from appliance.camera.analysis import FrameAnalyzer, FrameStats, MotionStats
 from appliance.camera.capture import open_capture
 from appliance.camera.errors import CameraError
-from appliance.camera.frames import Frame, Image, InferenceFrame, InferReason
+from appliance.camera.frames import Frame, Image, InferenceFrame
 from appliance.camera.health import CameraCondition, CameraHealthEvent, HealthMonitor
 from appliance.camera.motion import DetectSchedule, InferenceGate
 from appliance.camera.reader import CameraReader, Opener
@@ -53,6 +53,8 @@ class CameraCounters:
     """Frames the gate chose for inference (motion or minimum rate)."""
     inferred_for_motion: int
     inferred_for_min_rate: int
+    inferred_when_due: int
+    """Frames inferred because an analyzer asked for a look at that moment."""
     frames_taken: int
     """Chosen frames the consumer took."""
     frames_skipped: int
@@ -89,7 +91,9 @@ class CameraSource:
         self._schedule = DetectSchedule(settings.detect_fps)
         self._analyzer = FrameAnalyzer(settings)
         self._gate = InferenceGate(
-            settings.motion.min_changed_fraction, settings.min_inference_interval_s
+            settings.motion.min_changed_fraction,
+            settings.min_inference_interval_s,
+            self._analyzer.gate,
         )
         self._monitor = HealthMonitor(settings.id, settings.health, time.monotonic())
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -103,7 +107,7 @@ class CameraSource:
         self._listeners: list[Callable[[Frame], None]] = []
         self._listener_failed = False
         self._counts = dict.fromkeys(
-            ("considered", "inferred", "motion", "min_rate", "taken", "skipped"), 0
+            ("considered", "inferred", "motion", "min_rate", "due", "taken", "skipped"), 0
         )
 
     # -- lifecycle --
@@ -174,12 +178,17 @@ class CameraSource:
             frames_inferred=c["inferred"],
             inferred_for_motion=c["motion"],
             inferred_for_min_rate=c["min_rate"],
+            inferred_when_due=c["due"],
             frames_taken=c["taken"],
             frames_skipped=c["skipped"],
             reconnects=max(0, stats.opens - 1),
             watchdog_restarts=stats.watchdog_restarts,
             hung_threads=stats.hung_threads,
         )
+
+    def request_inference(self, at_mono: float) -> None:
+        """Infer the first looked-at frame captured at or after `at_mono` (monotonic clock)."""
+        self._gate.request(at_mono)
 
     def add_frame_listener(self, listener: Callable[[Frame], None]) -> None:
         """Call `listener` with every decoded frame, in the reader thread: keep it cheap."""
@@ -246,11 +255,11 @@ class CameraSource:
     def _consider(self, sample: _Sample) -> None:
         self._counts["considered"] += 1
         motion = sample.motion
-        reason = self._gate.decide(motion.fraction, sample.frame.captured_mono)
+        reason = self._gate.decide(motion.fraction, sample.frame.captured_mono, motion.prepared)
         if reason is None:
             return
         self._counts["inferred"] += 1
-        self._counts["motion" if reason is InferReason.MOTION else "min_rate"] += 1
+        self._counts[reason.value] += 1
         if self._chosen is not None:
             self._counts["skipped"] += 1
         self._chosen = InferenceFrame(sample.frame, reason, motion.fraction, motion.brightness)

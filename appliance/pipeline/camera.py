@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from appliance.analyzers.base import Scene
 from appliance.analyzers.registry import build
 from appliance.camera import CameraHealthEvent, CameraSource, InferenceFrame
+from appliance.camera.frames import Frame
 from appliance.inference import InferenceError, Runner
 from appliance.media.buffer import CameraBuffer
 from appliance.pipeline.settings import CameraPipelineSettings
@@ -70,6 +71,8 @@ class CameraPipeline:
         self.counters = PipelineCounters()
         self.live: LiveView | None = None
         self.source: CameraSource | None = None
+        self.next_look: float | None = None
+        """Monotonic time an analyzer wants a frame inferred at (a hold ends), after `process`."""
         self.media = media
         """The camera's clip tap: sees every decoded frame and each inferred frame's tracks."""
 
@@ -96,6 +99,8 @@ class CameraPipeline:
         async with source, self._repeat_health(source):
             async for item in source.frames_to_infer():
                 await self.process(item)
+                if self.next_look is not None:
+                    source.request_inference(self.next_look)
 
     async def process(self, item: InferenceFrame) -> None:
         frame = item.frame
@@ -141,6 +146,14 @@ class CameraPipeline:
                     correlation_id=finding.correlation_id,
                     occurred_at=captured,
                 )
+        self.next_look = self._next_look(frame)
+
+    def _next_look(self, frame: Frame) -> float | None:
+        """The monotonic time of the earliest hold end the analyzers time, if still ahead."""
+        due = [d for a in self.analyzers if a.config.enabled and (d := a.due()) is not None]
+        if not due or min(due) <= frame.captured_at:
+            return None
+        return frame.captured_mono + min(due) - frame.captured_at
 
     async def _on_health(self, event: CameraHealthEvent) -> None:
         if event.active:
