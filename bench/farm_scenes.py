@@ -33,6 +33,7 @@ from contracts import FarmEventKind
 DEFAULT_CACHE = Path.home() / ".cache" / "byre" / "bench-scenes"
 LYING_S = 30.0  # animal down: a cow lying still this long (the farm default is 20 min)
 HOLD_S = 20.0  # head-count drop and crowding must hold this long
+TRUTH_VERSION = 2  # how compose decides conditions; raise it to compose cached scenes anew
 
 Say = Callable[[str], None]
 
@@ -96,7 +97,7 @@ class Scenario:
         return self.name.replace("_", "-")
 
     def folder(self, cache: Path) -> Path:
-        return cache / f"{self.name}_{self.seconds:g}s_{self.fps:g}fps"
+        return cache / f"{self.name}_{self.seconds:g}s_{self.fps:g}fps_t{TRUTH_VERSION}"
 
     def video(self, cache: Path) -> Path:
         stem = f"{self.preset}_night" if self.night else self.preset

@@ -25,6 +25,7 @@ from appliance.scenes.video import VideoWriter
 DEFAULT_SIZE = (640, 360)
 DEFAULT_FPS = 10.0
 MIN_SECONDS = 2.0
+APPEARS_SEEN = 0.5  # share of an object's pixels seen from which it has appeared
 
 Progress = Callable[[int, int], None]
 
@@ -87,15 +88,16 @@ def find_conditions(
 _NOTES = {
     "leaves_zone": "first frame whose box anchor is outside the zone, never back in after it",
     "enters_zone": "first frame whose box anchor is inside the zone",
-    "appears": "first frame on which any of it is in view",
+    "appears": "first frame on which at least half of it is seen (not off the frame or hidden)",
     "stops": "first frame after which it never moves again",
 }
 
 
 def _start_frame(spec: ConditionSpec, frames: list[FrameTruth], zones: list[Zone]) -> int:
     track = [(f.frame, o) for f in frames for o in f.objects if o.track_id == spec.track_id]
-    if spec.rule == "appears":
-        return track[0][0] if track else len(frames)
+    if spec.rule == "appears":  # a sliver at the frame edge is nothing anyone can recognise
+        seen = (index for index, obj in track if obj.visibility >= APPEARS_SEEN)
+        return next(seen, len(frames))
     if spec.rule == "stops":
         moving = [index for index, obj in track if obj.moving]
         return moving[-1] + 1 if moving else 0

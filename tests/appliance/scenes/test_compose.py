@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from appliance.scenes import SCENES, SceneError, Settings, compose, read_truth
-from appliance.scenes.truth import anchor
+from appliance.scenes.compose import find_conditions
+from appliance.scenes.presets import ConditionSpec
+from appliance.scenes.truth import FrameTruth, ObjectBox, anchor
 
 from .conftest import SECONDS, MakeScene
 
@@ -95,12 +97,45 @@ def test_intruder_is_a_person_who_enters_the_restricted_zone_at_start_frame(
     assert {t.label for t in truth.tracks if t.track_id == condition.track_id} == {"person"}
 
 
-def test_predator_dog_is_out_of_view_before_start_frame(make_scene: MakeScene) -> None:
+def test_predator_dog_appears_on_the_first_frame_it_is_half_seen(make_scene: MakeScene) -> None:
     truth = make_scene("predator").truth
     (condition,) = truth.conditions
-    boxes = truth.boxes(condition.track_id)
-    assert min(boxes) == condition.start_frame > 0
+    seen = {
+        frame.frame: obj.visibility
+        for frame in truth.frames
+        for obj in frame.objects
+        if obj.track_id == condition.track_id
+    }
+    before = [seen[i] for i in seen if i < condition.start_frame]
+    assert 0 < min(seen) < condition.start_frame  # a sliver at the edge first: not yet
+    assert max(before) < 0.5 <= seen[condition.start_frame]
+    assert "half" in condition.note
     assert {t.label for t in truth.tracks if t.track_id == condition.track_id} == {"dog"}
+
+
+def seen_at(visibility: list[float]) -> list[FrameTruth]:
+    """Frames of one dog (track 4) seen by these shares; a cow (track 1) always whole."""
+    cow = ObjectBox(track_id=1, label="cow", bbox=(10, 10, 60, 50), visibility=1.0, moving=False)
+    return [
+        FrameTruth(
+            frame=i,
+            t=i / 10,
+            objects=[cow, cow.model_copy(update={"track_id": 4, "label": "dog", "visibility": v})],
+        )
+        for i, v in enumerate(visibility)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("visibility", "start"),
+    [([0.01, 0.2, 0.49, 0.5, 0.3, 1.0], 3), ([0.1, 0.7], 1), ([0.2, 0.4, 0.1], 3)],
+)
+def test_appears_starts_on_the_first_frame_half_of_it_is_seen(
+    visibility: list[float], start: int
+) -> None:
+    spec = ConditionSpec("predator", 4, "appears")
+    [condition] = find_conditions([spec], seen_at(visibility), [], fps=10.0)
+    assert (condition.start_frame, condition.start_s) == (start, start / 10)
 
 
 def test_downed_animal_never_moves_from_start_frame(make_scene: MakeScene) -> None:
