@@ -11,13 +11,15 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from appliance.analyzers.base import ANIMALS, Analyzer, AnalyzerConfig, Finding, Scene
-from appliance.analyzers.steady import Run, edge_distance, inside, iou, whole
+from appliance.analyzers.steady import Run, covered, edge_distance, hold_end, inside, iou, whole
 from appliance.vision.tracker import Track
 from appliance.vision.zones import ZoneKind
 from contracts import FarmEvent, FarmEventKind, Severity
 
 OUT_BY = 0.15  # of the box height: an anchor this far past the edge is not a cut-off box
 OUT_MIN = 0.04  # of the frame: nor is one this far
+OUT_WHOLE = 0.01  # of the frame: a box of the animal's full height this far past the edge is out
+FULL_HEIGHT = 0.85  # of its typical height inside: a box this tall is not cut short
 WHOLE_HEIGHT = 0.55  # of its height inside: a lower box is the animal's top seen over another
 SAME_ANIMAL_S = 5.0  # a new track where one was lost this long ago continues it
 SAME_DEPTH = 0.1  # of the frame: boxes whose bottoms are this close stand about as far away
@@ -56,7 +58,38 @@ class _Home:
     seen: float = 0.0
     centre: tuple[float, float] = (0.0, 0.0)
     diagonal: float = 0.0
-    height: float = 0.0  # box height when last seen in the home zone
+    height: float = 0.0  # its typical box height with the anchor inside the home zone
+    deep: bool = False  # its anchor was once well inside the zone (not only along its edge)
+
+    def copy(self) -> _Home:
+        return _Home(
+            self.rank,
+            self.zone,
+            self.animal,
+            self.seen,
+            self.centre,
+            self.diagonal,
+            self.height,
+            self.deep,
+        )
+
+
+def _typical(typical: float, height: float) -> float:
+    """The typical box height after one more box: quick to rise to a whole animal's box (a
+    part seen first), slow to fall to boxes cut short by something in front."""
+    if typical <= 0:
+        return height
+    return typical + (height - typical) * (0.5 if height > typical else 0.1)
+
+
+def _polygon(scene: Scene, zone: str) -> list[tuple[float, float]]:
+    return next(z.points for z in scene.zones.settings.zones if z.name == zone)
+
+
+def _jumped(track: Track, home: _Home) -> bool:
+    """The track's box moved farther than its size since the last frame: the tracker gave
+    its id to another animal (boxes far apart on sparse dark frames)."""
+    return math.dist(home.centre, track.centre) > home.diagonal
 
 
 class EscapeAnalyzer(Analyzer):
@@ -64,9 +97,13 @@ class EscapeAnalyzer(Analyzer):
     the order of `home_kinds`) and is now clearly outside it, and not in a zone at least as
     strict (escape, fence breach); or an animal on a road.
 
-    A new track that starts where a track with a home was lost a moment ago is the same
-    animal under a new id (its box changed as it passed the fence): it keeps that home and
-    that case."""
+    Home zones are judged by the anchor in the frame at hand (not the zone monitor's
+    debounced membership): the margin past the edge does the debouncing. The detector merges
+    and splits boxes of animals side by side, so one animal passing the fence may change
+    track ids: a new track of about its size that starts where a track with a home was lost
+    a moment ago continues that animal (the lost track keeps its home too, in case it is
+    found again), and an animal out right where another one was reported out a moment ago
+    is the same case."""
 
     key: ClassVar[str] = "escape"
     config_model: ClassVar[type[AnalyzerConfig]] = EscapeConfig
@@ -76,34 +113,36 @@ class EscapeAnalyzer(Analyzer):
         self._home: dict[int, _Home] = {}  # track id -> home
         self._known: set[int] = set()
         self._ended: set[int] = set()  # removed by the tracker; homes kept a moment for new ids
+        self._out: dict[int, _Home] = {}  # animal -> where and when it was last reported out
 
     def check(self, scene: Scene) -> list[Finding]:
         config = self.config
         assert isinstance(config, EscapeConfig)
         found = []
-        animals = whole(scene.tracks(config.labels))  # a part box's anchor is not the feet
-        now = {t.id for t in animals}
-        for track in animals:
-            zones = scene.zones.zones_of(track.id)
+        seen = scene.tracks(config.labels)
+        now = {t.id for t in seen}  # part boxes too: such a track is not lost
+        for track in whole(seen):  # a part box's anchor is not the feet
+            anchor = track.anchor(scene.zones.settings.anchor)
             ranked = sorted(
-                (config.home_kinds.index(scene.zone_kinds[z]), z)
-                for z in zones
-                if scene.zone_kinds[z] in config.home_kinds
+                (config.home_kinds.index(z.kind), z.name)
+                for z in scene.zones.settings.zones
+                if z.kind in config.home_kinds and inside(anchor, z.points)
             )
-            if track.id not in self._known:
-                self._known.add(track.id)
-                came_from = self._lost_near(track, scene.t, now)
-                if came_from is not None:
-                    self._home[track.id] = self._home.pop(came_from)
-                elif ranked:
-                    self._home[track.id] = _Home(ranked[0][0], ranked[0][1], track.id)
-            home = self._home.get(track.id)
             height = track.box[3] - track.box[1]
+            home = self._home.get(track.id)
+            if track.id not in self._known or (home is not None and _jumped(track, home)):
+                self._known.add(track.id)
+                home = self._new_home(track, scene.t, ranked, now)
+                self._home.pop(track.id, None)
+                if home is not None:
+                    self._home[track.id] = home
             if home is not None:
                 home.seen, home.centre = scene.t, track.centre
                 home.diagonal = math.hypot(track.box[2] - track.box[0], height)
-                if home.zone in zones:
-                    home.height = height
+                if any(z == home.zone for _, z in ranked):
+                    home.height = _typical(home.height, height)
+                    polygon = _polygon(scene, home.zone)
+                    home.deep = home.deep or edge_distance(anchor, polygon) >= OUT_MIN
             roads = scene.zones_of_kind(track, config.road_kinds)
             if roads:
                 found.append(
@@ -113,11 +152,11 @@ class EscapeAnalyzer(Analyzer):
                 )
             elif (
                 home is not None
-                and home.zone not in zones
                 and (not ranked or ranked[0][0] > home.rank)
                 and height >= WHOLE_HEIGHT * home.height
-                and self._clearly_out(scene, track, home.zone)
+                and self._clearly_out(scene, track, home)
             ):
+                self._same_case(home, scene.t)
                 found.append(
                     self._finding(
                         FarmEventKind.ESCAPE, track, home.zone, Severity.WARNING, home.zone, home
@@ -133,25 +172,60 @@ class EscapeAnalyzer(Analyzer):
         ]:
             del self._home[gone]
             self._ended.discard(gone)
+        for animal in [a for a, h in self._out.items() if scene.t - h.seen > SAME_ANIMAL_S]:
+            del self._out[animal]
         return found
 
+    def _new_home(
+        self, track: Track, t: float, ranked: list[tuple[int, str]], now: set[int]
+    ) -> _Home | None:
+        """The home of a track new to the rule: that of a track lost a moment ago right here,
+        or the strictest home zone its anchor is in."""
+        came_from = self._lost_near(track, t, now)
+        if came_from is not None:
+            return self._home[came_from].copy()
+        return _Home(ranked[0][0], ranked[0][1], track.id) if ranked else None
+
     def _lost_near(self, track: Track, t: float, now: set[int]) -> int | None:
-        """A track with a home, not seen now but a moment ago, whose box was around here."""
+        """A track with a home, not seen now but a moment ago, whose box was around here and
+        about as tall (not a head or a back seen over another animal)."""
+        height = track.box[3] - track.box[1]
         near = [
             (math.dist(h.centre, track.centre), i)
             for i, h in self._home.items()
             if i not in now
             and 0 < t - h.seen <= SAME_ANIMAL_S
-            and math.dist(h.centre, track.centre) <= h.diagonal
+            and math.dist(h.centre, track.centre) <= h.diagonal / 2
+            and height >= WHOLE_HEIGHT * h.height
         ]
         return min(near)[1] if near else None
 
-    def _clearly_out(self, scene: Scene, track: Track, zone: str) -> bool:
+    def _same_case(self, home: _Home, t: float) -> None:
+        """Report `home`'s animal under the case of an animal reported out a moment ago right
+        here: two boxes of one animal, or animals leaving together, are one escape."""
+        for animal, last in self._out.items():
+            if (
+                animal != home.animal
+                and last.zone == home.zone
+                and t - last.seen <= SAME_ANIMAL_S
+                and math.dist(last.centre, home.centre) <= last.diagonal
+            ):
+                home.animal = animal
+                break
+        self._out[home.animal] = home.copy()
+
+    def _clearly_out(self, scene: Scene, track: Track, home: _Home) -> bool:
         """The anchor is past the zone's edge by more than a box cut short by something in
-        front of the animal (a fence, another animal) moves it."""
-        polygon = next(z.points for z in scene.zones.settings.zones if z.name == zone)
+        front of the animal (a fence, another animal) moves it; a box about as tall as the
+        animal's boxes inside is not cut short and needs only to be past the edge, if the
+        animal was once well inside (a box only ever seen along the edge may be a cut one)."""
+        polygon = _polygon(scene, home.zone)
         anchor = track.anchor(scene.zones.settings.anchor)
-        margin = max(OUT_MIN, OUT_BY * (track.box[3] - track.box[1]))
+        height = track.box[3] - track.box[1]
+        if home.deep and height >= FULL_HEIGHT * home.height:
+            margin = OUT_WHOLE
+        else:
+            margin = max(OUT_MIN, OUT_BY * height)
         return not inside(anchor, polygon) and edge_distance(anchor, polygon) >= margin
 
     def _finding(
@@ -289,17 +363,21 @@ class PredatorAnalyzer(Analyzer):
         return found
 
 
-def _in_zones(scene: Scene, labels: list[str], *, whole_lost: bool) -> Counter[str]:
-    """Animals per zone. With `whole_lost`, whole animals seen now or lost for a moment (the
-    tracker keeps those a few seconds: a detection missed on a frame does not lower the count,
-    a box split in two does not raise it); else every box seen now, part boxes too (an animal
-    half hidden behind another)."""
-    if whole_lost:
-        kept = [t for t in [*scene.update.confirmed, *scene.update.lost] if t.label in labels]
-        counted = whole(kept)
-    else:
-        counted = [t for t in scene.update.confirmed if t.label in labels]
-    return Counter(z for t in counted for z in scene.zones.zones_of(t.id))
+AT_EDGE = 0.05  # of the frame: a box this near the side or bottom of the view is leaving it
+HIDDEN_BY = 0.5  # share of a lost box under a box seen now at its depth: it is that box
+
+
+def _in_zones(scene: Scene, labels: list[str]) -> Counter[str]:
+    """Whole animals per zone, seen now or lost for a moment (the tracker keeps those a few
+    seconds: a detection missed on a frame does not lower the count, a box split in two does
+    not raise it)."""
+    kept = [t for t in [*scene.update.confirmed, *scene.update.lost] if t.label in labels]
+    return Counter(z for t in whole(kept) for z in scene.zones.zones_of(t.id))
+
+
+def _at_edge(track: Track) -> bool:
+    x1, _, x2, y2 = track.box
+    return x1 <= AT_EDGE or x2 >= 1 - AT_EDGE or y2 >= 1 - AT_EDGE
 
 
 class HeadcountConfig(AnalyzerConfig):
@@ -311,15 +389,26 @@ class HeadcountConfig(AnalyzerConfig):
         default=0.0,
         ge=0,
         description="A full count seen for at most this long does not end a drop (0: any full "
-        "count ends it; herds hide each other, so a full count is rarely seen by mistake).",
+        "count ends it; part boxes are not counted, so a full count is rarely seen by mistake).",
+    )
+    edge_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="An animal lost at the edge of the view counts this much longer (the "
+        "detector loses it while it is still partly in view).",
     )
 
 
 class HeadcountAnalyzer(Analyzer):
     """Fewer animals in a pen than expected for longer than `hold_s`: the full count has not
     been seen for that long, after it was seen at least once (a camera that never sees the
-    whole herd, e.g. at night, reports no drop). Animals lost for a moment and part boxes (an
-    animal half hidden behind another) count: a missed or hidden animal is not a drop."""
+    whole herd, e.g. at night, reports no drop).
+
+    Counted are the whole animals seen now (a part box, or a second box on one animal, is not
+    another animal) and those the tracker still keeps lost: an animal missed for a moment
+    inside the pen is not a drop. A lost box is not counted when it was a part box, when a
+    box seen now at its depth covers it (it is that box, under a new id), or when it was lost
+    at the edge of the view more than `edge_s` ago (it walked out of sight)."""
 
     key: ClassVar[str] = "headcount"
     config_model: ClassVar[type[AnalyzerConfig]] = HeadcountConfig
@@ -329,11 +418,32 @@ class HeadcountAnalyzer(Analyzer):
         assert isinstance(config, HeadcountConfig)
         self._low = {zone: Run(config.gap_s) for zone in config.expected}
         self._full: set[str] = set()  # zones seen with the full count: only those can drop
+        self._part: set[int] = set()  # tracks that were a part box when last seen
+        self._t = 0.0
+
+    def _count(self, scene: Scene, config: HeadcountConfig) -> Counter[str]:
+        seen = [t for t in scene.update.confirmed if t.label in config.labels]
+        animals = whole(seen)
+        self._part -= {t.id for t in animals} | {t.id for t in scene.update.removed}
+        self._part |= {t.id for t in seen} - {t.id for t in animals}
+        animals += [
+            t
+            for t in scene.update.lost
+            if t.label in config.labels
+            and t.id not in self._part
+            and (not _at_edge(t) or scene.t - t.last_seen <= config.edge_s)
+            and not any(
+                covered(t.box, s.box) >= HIDDEN_BY and abs(t.box[3] - s.box[3]) <= SAME_DEPTH
+                for s in seen
+            )
+        ]
+        return Counter(z for t in animals for z in scene.zones.zones_of(t.id))
 
     def check(self, scene: Scene) -> list[Finding]:
         config = self.config
         assert isinstance(config, HeadcountConfig)
-        counts = _in_zones(scene, config.labels, whole_lost=False)
+        counts = self._count(scene, config)
+        self._t = scene.t
         found = []
         for zone, expected in config.expected.items():
             seen = counts[zone]
@@ -361,6 +471,12 @@ class HeadcountAnalyzer(Analyzer):
                 )
         return found
 
+    def due(self) -> float | None:
+        config = self.config
+        assert isinstance(config, HeadcountConfig)
+        runs = [r for z, r in self._low.items() if z in self._full]
+        return hold_end(runs, config.hold_s, self._t)
+
 
 class CrowdingConfig(AnalyzerConfig):
     type: Literal["crowding"] = "crowding"
@@ -368,10 +484,11 @@ class CrowdingConfig(AnalyzerConfig):
     labels: list[str] = Field(default_factory=lambda: list(ANIMALS), description="Animals.")
     hold_s: float = Field(default=30.0, ge=0, description="Crowding must last this long.")
     gap_s: float = Field(
-        default=2.0,
+        default=4.0,
         ge=0,
-        description="A count at or below the limit for at most this long does not end crowding "
-        "(animals in a crowd hide each other).",
+        description="A count at or below the limit for at most this long, and for no longer "
+        "than the crowd was seen before it, does not end crowding (animals in a crowd hide "
+        "each other; a crowd seen for a frame is a second box on one animal).",
     )
 
 
@@ -385,12 +502,14 @@ class CrowdingAnalyzer(Analyzer):
     def __init__(self, config: AnalyzerConfig, camera_id: str) -> None:
         super().__init__(config, camera_id)
         assert isinstance(config, CrowdingConfig)
-        self._over = {zone: Run(config.gap_s) for zone in config.max_animals}
+        self._over = {zone: Run(config.gap_s, proven=True) for zone in config.max_animals}
+        self._t = 0.0
 
     def check(self, scene: Scene) -> list[Finding]:
         config = self.config
         assert isinstance(config, CrowdingConfig)
-        counts = _in_zones(scene, config.labels, whole_lost=True)
+        counts = _in_zones(scene, config.labels)
+        self._t = scene.t
         found = []
         for zone, limit in config.max_animals.items():
             seen = counts[zone]
@@ -410,6 +529,11 @@ class CrowdingAnalyzer(Analyzer):
                     )
                 )
         return found
+
+    def due(self) -> float | None:
+        config = self.config
+        assert isinstance(config, CrowdingConfig)
+        return hold_end(list(self._over.values()), config.hold_s, self._t)
 
 
 def _too_tall(track: Track, herd: list[Track], share: float | None) -> bool:

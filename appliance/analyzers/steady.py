@@ -54,10 +54,13 @@ class Run:
     """Since when a condition seen frame by frame holds; a break up to `gap_s` long is bridged.
 
     `update` returns the time of the first frame of the current run, or None once the
-    condition has not been seen for longer than `gap_s` (at once with a gap of 0)."""
+    condition has not been seen for longer than `gap_s` (at once with a gap of 0). With
+    `proven`, a break is bridged only while it is also no longer than the run before it: a
+    blip of the condition does not hold a run open until the condition really starts."""
 
-    def __init__(self, gap_s: float) -> None:
+    def __init__(self, gap_s: float, proven: bool = False) -> None:
         self.gap_s = gap_s
+        self.proven = proven
         self.since: float | None = None
         self.last: float | None = None
 
@@ -66,9 +69,20 @@ class Run:
             if self.since is None:
                 self.since = t
             self.last = t
-        elif self.last is None or t - self.last > self.gap_s:
+        elif self.last is None or t - self.last > self._gap(self.last):
             self.since = self.last = None
         return self.since
+
+    def _gap(self, last: float) -> float:
+        if not self.proven or self.since is None:
+            return self.gap_s
+        return min(self.gap_s, last - self.since)
+
+
+def hold_end(runs: list[Run], hold_s: float, now: float) -> float | None:
+    """The earliest moment after `now` at which one of `runs` will have held for `hold_s`."""
+    ends = [r.since + hold_s for r in runs if r.since is not None and r.since + hold_s > now]
+    return min(ends, default=None)
 
 
 def edge_distance(point: tuple[float, float], polygon: list[tuple[float, float]]) -> float:

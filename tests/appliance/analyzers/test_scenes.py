@@ -53,7 +53,9 @@ def test_scripted_condition_is_reported_promptly_and_nothing_else(
 
     assert set(first) == {kind}
     latency = first[kind] - (condition.start_s + delay_s)
-    assert -0.2 <= latency <= 1.0  # tracker confirmation + zone debounce at 5 fps
+    # at most one 5 fps frame early (float sums of frame times: 1e-9), tracker confirmation
+    # and zone debounce late
+    assert -0.2 - 1e-9 <= latency <= 1.0
 
 
 def test_quiet_herd_raises_no_alert(scenes: Path) -> None:

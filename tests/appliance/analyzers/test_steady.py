@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.analyzers.steady import Run, covered, edge_distance, inside, iou, whole
+from appliance.analyzers.steady import Run, covered, edge_distance, hold_end, inside, iou, whole
 from appliance.vision.tracker import Track, TrackerSettings
 from contracts.vision import Detection
 
@@ -56,3 +56,14 @@ def test_point_against_a_polygon() -> None:
     assert edge_distance((1.2, 0.5), SQUARE) == pytest.approx(0.2)
     assert edge_distance((0.5, 0.9), SQUARE) == pytest.approx(0.1)
     assert edge_distance((1.3, 1.4), SQUARE) == pytest.approx(0.5)
+
+
+def test_hold_end_is_the_earliest_end_still_ahead() -> None:
+    started_early, started_late, idle = Run(0.0), Run(0.0), Run(0.0)
+    started_early.update(1.0, True)
+    started_late.update(4.0, True)
+    idle.update(4.0, False)
+
+    assert hold_end([started_early, started_late, idle], 5.0, 4.0) == 6.0
+    assert hold_end([started_early, started_late, idle], 5.0, 6.0) == 9.0  # 6.0 is not ahead
+    assert hold_end([idle], 5.0, 4.0) is None
