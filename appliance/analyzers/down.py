@@ -26,6 +26,7 @@ STILL_SHARE = 0.15  # of the box diagonal: the centre moving less than this is s
 EDGE = 0.01  # of the frame: a box this near the side of the view is cut by it
 SAME_DEPTH = 0.02  # of the frame: box bottoms this close are as far from the camera
 SETTLING = 0.05  # of the standing height: a box still getting this much lower is lying down yet
+LYING_DOWN_S = 3.0  # lying down takes this long at most; a lower box later is the detector's
 
 
 class AnimalDownConfig(AnalyzerConfig):
@@ -66,6 +67,7 @@ class _Spot:
     bottom: float  # bottom edge of the tallest box (how far from the camera it was)
     lying: Run
     low: float = math.inf  # lowest box height while lying
+    low_since: float | None = None  # first frame of the current lying run
 
     def holds(self, track: Track) -> bool:
         return math.dist(self.anchor, track.centre) <= STILL_SHARE * self.diagonal
@@ -100,19 +102,23 @@ class AnimalDownAnalyzer(Analyzer):
                 spot.tallest, spot.bottom = height, track.box[3]
             standing = max(spot.tallest, spot.came_from)
             cut = track.box[0] <= EDGE or track.box[2] >= 1 - EDGE  # its shape says nothing
-            lying = not cut and height < config.lying_ratio * standing
+            # a lying animal keeps its place on the ground; a box whose bottom went up is the
+            # top of an animal hidden behind another one
+            grounded = abs(track.box[3] - spot.bottom) <= SAME_DEPTH
+            lying = not cut and grounded and height < config.lying_ratio * standing
             if lying and height < spot.low - SETTLING * standing:
-                spot.low = height  # still lying down: lying counts once it has settled
-                spot.lying.since = None
+                spot.low = height
+                if spot.low_since is None or scene.t - spot.low_since <= LYING_DOWN_S:
+                    spot.lying.since = None  # still lying down: count from when it lay down
             lying_since = spot.lying.update(scene.t, lying)
             if lying_since is None:
-                spot.low = math.inf
+                spot.low, spot.low_since = math.inf, None
+            elif spot.low_since is None:
+                spot.low_since = lying_since
             still = scene.t - spot.since
-            lying_long = lying_since is not None and min(scene.t - lying_since, still) >= (
-                config.lying_s
-            )
-            if lying_long or still >= config.still_s:
-                found.append(self._finding(spot, track, still, lying_since is not None))
+            lain = None if lying_since is None else min(scene.t - lying_since, still)
+            if (lain is not None and lain >= config.lying_s) or still >= config.still_s:
+                found.append(self._finding(spot, track, still, lain))
         for gone in scene.update.removed:
             self._of_track.pop(gone.id, None)
         for spot in [s for s in self._spots.values() if scene.t - s.seen > config.forget_s]:
@@ -161,17 +167,21 @@ class AnimalDownAnalyzer(Analyzer):
         taken.add(spot.id)
         return spot
 
-    def _finding(self, spot: _Spot, track: Track, still: float, lying: bool) -> Finding:
-        posture = "lying" if lying else "not moving"
+    def _finding(self, spot: _Spot, track: Track, still: float, lain: float | None) -> Finding:
+        posture, held = ("not moving", still) if lain is None else ("lying", lain)
         return Finding(
             self.correlation(f"spot{spot.id}"),
             FarmEvent(
                 kind=FarmEventKind.ANIMAL_DOWN,
                 severity=Severity.WARNING,
-                summary=f"{track.label.capitalize()} {posture} for {still / 60:.0f} min",
+                summary=f"{track.label.capitalize()} {posture} for {_duration(held)}",
                 camera_id=self.camera_id,
                 track_id=track.id,
                 labels=[track.label],
-                attributes={"still_s": round(still, 1), "lying": lying},
+                attributes={"still_s": round(still, 1), "lying": lain is not None},
             ),
         )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
