@@ -274,6 +274,12 @@ class CameraSettings(_Section):
         description="Longest time without inference even when nothing moves, so an animal "
         "that stands still is still seen.",
     )
+    moving_inference_interval_s: float = Field(
+        default=0.4,
+        gt=0,
+        description="Longest time without inference while a tracked animal or person is on the "
+        "move (it may be crossing a zone edge), even when the frames change little.",
+    )
     motion: MotionSettings = Field(
         default_factory=MotionSettings, description="Motion gate thresholds."
     )

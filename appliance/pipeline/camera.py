@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -29,6 +30,9 @@ from contracts import EventType, FarmEvent, FarmEventKind, Severity
 log = logging.getLogger(__name__)
 
 PIPELINE_MS_KEPT = 1000
+MOVING_WINDOW_S = 0.9  # on the move: judged over at least this long
+MOVING_MAX_AGE_S = 3.0  # and at most this long (older positions say nothing of now)
+MOVING_SHARE = 0.05  # of the box diagonal per second: a walk, not box jitter
 
 
 @dataclass
@@ -48,6 +52,17 @@ class LiveView:
     frame_number: int
     captured_at: float
     tracks: list[Track]
+
+
+def on_the_move(track: Track, t: float) -> bool:
+    """Whether the track's centre moved at least `MOVING_SHARE` of its box diagonal per second
+    over the last `MOVING_WINDOW_S` or more (box jitter of a standing animal does not)."""
+    past = next((p for p in reversed(track.history) if t - p.t >= MOVING_WINDOW_S), None)
+    if past is None or t - past.t > MOVING_MAX_AGE_S:
+        return False
+    x1, y1, x2, y2 = track.box
+    moved = math.hypot((x1 + x2) / 2 - past.x, (y1 + y2) / 2 - past.y)
+    return moved >= MOVING_SHARE * math.hypot(x2 - x1, y2 - y1) * (t - past.t)
 
 
 class CameraPipeline:
@@ -146,14 +161,18 @@ class CameraPipeline:
                     correlation_id=finding.correlation_id,
                     occurred_at=captured,
                 )
-        self.next_look = self._next_look(frame)
+        self.next_look = self._next_look(frame, update.confirmed)
 
-    def _next_look(self, frame: Frame) -> float | None:
-        """The monotonic time of the earliest hold end the analyzers time, if still ahead."""
+    def _next_look(self, frame: Frame, tracks: list[Track]) -> float | None:
+        """The monotonic time the next frame should be inferred at even if little changes: the
+        earliest hold end the analyzers time, or soon while something is on the move."""
         due = [d for a in self.analyzers if a.config.enabled and (d := a.due()) is not None]
-        if not due or min(due) <= frame.captured_at:
+        if any(on_the_move(t, frame.captured_at) for t in tracks):
+            due.append(frame.captured_at + self.settings.source.moving_inference_interval_s)
+        ahead = [d for d in due if d > frame.captured_at]
+        if not ahead:
             return None
-        return frame.captured_mono + min(due) - frame.captured_at
+        return frame.captured_mono + min(ahead) - frame.captured_at
 
     async def _on_health(self, event: CameraHealthEvent) -> None:
         if event.active:
