@@ -9,13 +9,11 @@ both must report the escape at once, as one case.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 
 from appliance.analyzers.base import Finding, Scene
@@ -28,6 +26,7 @@ from appliance.vision.profile import ProfileSelector, mean_luma
 from appliance.vision.settings import NIGHT_MIN_SCORE
 from appliance.vision.tracker import Track, Tracker, TrackerSettings, TrackerUpdate
 from appliance.vision.zones import ZoneConfig, ZoneMonitor, ZoneSettings, zones_of_scene
+from bench.farm_scenes import frames
 from contracts import FarmEventKind
 from contracts.vision import Detection
 from tests.appliance.analyzers.replay import Alert
@@ -127,18 +126,6 @@ def escape_scene(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SceneT
     """The UI tests' scene: a cow walks out through the gate about 8 s in."""
     result = compose(Settings(scene="escape", seconds=20.0), tmp_path_factory.mktemp("scenes"))
     return result.video, result.truth
-
-
-def frames(video: Path) -> Iterator[np.ndarray]:
-    capture = cv2.VideoCapture(str(video))
-    try:
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                return
-            yield np.asarray(image, dtype=np.uint8)
-    finally:
-        capture.release()
 
 
 @pytest.fixture(params=["openvino", "onnx"])
