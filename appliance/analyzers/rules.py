@@ -87,9 +87,12 @@ def _polygon(scene: Scene, zone: str) -> list[tuple[float, float]]:
 
 
 def _jumped(track: Track, home: _Home) -> bool:
-    """The track's box moved farther than its size since the last frame: the tracker gave
-    its id to another animal (boxes far apart on sparse dark frames)."""
-    return math.dist(home.centre, track.centre) > home.diagonal
+    """The track's box moved farther than its size (the smaller of the last and this box)
+    since the last frame: the tracker gave its id to another animal (boxes far apart on sparse
+    dark frames, or a box over several animals followed by one of a single animal)."""
+    x1, y1, x2, y2 = track.box
+    size = min(home.diagonal, math.hypot(x2 - x1, y2 - y1))
+    return math.dist(home.centre, track.centre) > size
 
 
 class EscapeAnalyzer(Analyzer):

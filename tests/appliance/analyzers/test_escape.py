@@ -100,6 +100,18 @@ def test_a_track_id_given_to_a_cow_in_the_pasture_is_no_escape() -> None:
     assert watch.walk(1, [0.8] * 10) == []  # the tracker matched a far box after a gap
 
 
+def test_a_track_id_passed_from_a_box_over_the_herd_to_one_cow_in_the_pasture_is_no_escape() -> (
+    None
+):
+    watch = Watch()
+    herd = Detection(label="cow", class_id=0, score=0.9, x1=0.02, y1=0.45, x2=0.52, y2=0.75)
+    for _ in range(5):  # one box over several cows in the pen, the last one reaching the fence
+        assert watch.frame(Track(1, herd, 0.0, TrackerSettings())) == []
+    # next frame the tracker gives that id to one cow in the pasture: it moved less than the
+    # wide box's diagonal, but more than its own
+    assert watch.walk(1, [0.8] * 10, bottom=0.7) == []
+
+
 def test_a_new_track_beside_a_lost_box_of_the_whole_herd_does_not_take_its_home() -> None:
     watch = Watch()
     herd = Detection(label="cow", class_id=0, score=0.9, x1=0.05, y1=0.5, x2=0.45, y2=0.75)
