@@ -12,7 +12,7 @@ from pydantic import Field
 
 from appliance.analyzers.base import ANIMALS, Analyzer, AnalyzerConfig, Finding, Scene
 from appliance.analyzers.steady import Run, covered, edge_distance, hold_end, inside, iou, whole
-from appliance.vision.tracker import Track
+from appliance.vision.tracker import Track, on_the_move
 from appliance.vision.zones import ZoneKind
 from contracts import FarmEvent, FarmEventKind, Severity
 
@@ -366,6 +366,7 @@ class PredatorAnalyzer(Analyzer):
         return found
 
 
+DEPARTED_S = 30.0  # a drop follows an animal seen leaving at most this long before it
 AT_EDGE = 0.05  # of the frame: a box this near the side or bottom of the view is leaving it
 HIDDEN_BY = 0.5  # share of a lost box under a box seen now at its depth: it is that box
 
@@ -400,6 +401,12 @@ class HeadcountConfig(AnalyzerConfig):
         description="An animal lost at the edge of the view counts this much longer (the "
         "detector loses it while it is still partly in view).",
     )
+    needs_departure: bool = Field(
+        default=True,
+        description="Report a drop only if an animal was seen leaving the zone (walking out of "
+        "it, or out of view at the edge of the frame) since shortly before the count fell; "
+        "animals the detector stops seeing in the middle of the pen (at night) are no drop.",
+    )
 
 
 class HeadcountAnalyzer(Analyzer):
@@ -411,7 +418,11 @@ class HeadcountAnalyzer(Analyzer):
     another animal) and those the tracker still keeps lost: an animal missed for a moment
     inside the pen is not a drop. A lost box is not counted when it was a part box, when a
     box seen now at its depth covers it (it is that box, under a new id), or when it was lost
-    at the edge of the view more than `edge_s` ago (it walked out of sight)."""
+    at the edge of the view more than `edge_s` ago (it walked out of sight).
+
+    With `needs_departure`, an animal must also have been seen leaving: a whole animal seen
+    in the zone and then, walking, outside it or lost at the edge of the view, at most `DEPARTED_S`
+    before the count fell."""
 
     key: ClassVar[str] = "headcount"
     config_model: ClassVar[type[AnalyzerConfig]] = HeadcountConfig
@@ -423,6 +434,8 @@ class HeadcountAnalyzer(Analyzer):
         self._full: set[str] = set()  # zones seen with the full count: only those can drop
         self._part: set[int] = set()  # tracks that were a part box when last seen
         self._t = 0.0
+        self._inside: dict[str, set[int]] = {zone: set() for zone in config.expected}
+        self._left: dict[str, float] = {}  # zone -> when an animal was last seen leaving it
 
     def _count(self, scene: Scene, config: HeadcountConfig) -> Counter[str]:
         seen = [t for t in scene.update.confirmed if t.label in config.labels]
@@ -447,17 +460,22 @@ class HeadcountAnalyzer(Analyzer):
         assert isinstance(config, HeadcountConfig)
         counts = self._count(scene, config)
         self._t = scene.t
+        self._note_departures(scene, config)
         found = []
         for zone, expected in config.expected.items():
             seen = counts[zone]
             if seen >= expected:
                 self._full.add(zone)
             since = self._low[zone].update(scene.t, seen < expected)
+            left = self._left.get(zone)
             if (
                 zone in self._full
                 and since is not None
                 and seen < expected
                 and scene.t - since >= config.hold_s
+                and (
+                    not config.needs_departure or (left is not None and left >= since - DEPARTED_S)
+                )
             ):
                 found.append(
                     Finding(
@@ -473,6 +491,26 @@ class HeadcountAnalyzer(Analyzer):
                     )
                 )
         return found
+
+    def _note_departures(self, scene: Scene, config: HeadcountConfig) -> None:
+        """Follow the whole animals seen in each zone; note when one walks out of it or is
+        lost at the edge of the view while on the move (a box over the herd at night that
+        touches the edge and is lost, or flickers past the fence, is no animal leaving)."""
+        animals = whole([t for t in scene.update.confirmed if t.label in config.labels])
+        for zone, inside_now in self._inside.items():
+            for track in animals:
+                if zone in scene.zones.zones_of(track.id):
+                    inside_now.add(track.id)
+                elif track.id in inside_now:
+                    inside_now.discard(track.id)
+                    if on_the_move(track, scene.t):
+                        self._left[zone] = scene.t
+            for track in [*scene.update.lost, *scene.update.removed]:
+                if track.id in inside_now and _at_edge(track):
+                    inside_now.discard(track.id)
+                    if on_the_move(track, track.last_seen):
+                        self._left[zone] = track.last_seen
+            inside_now -= {t.id for t in scene.update.removed}
 
     def due(self) -> float | None:
         config = self.config

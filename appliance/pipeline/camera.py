@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -23,16 +22,13 @@ from appliance.store.events import EventStore
 from appliance.vision.filters import FilterSettings
 from appliance.vision.profile import NightSettings, ProfileSelector, mean_luma
 from appliance.vision.settings import VisionSettings
-from appliance.vision.tracker import Track, Tracker
+from appliance.vision.tracker import Track, Tracker, on_the_move
 from appliance.vision.zones import ZoneMonitor, ZoneSettings
 from contracts import EventType, FarmEvent, FarmEventKind, Severity
 
 log = logging.getLogger(__name__)
 
 PIPELINE_MS_KEPT = 1000
-MOVING_WINDOW_S = 0.9  # on the move: judged over at least this long
-MOVING_MAX_AGE_S = 3.0  # and at most this long (older positions say nothing of now)
-MOVING_SHARE = 0.05  # of the box diagonal per second: a walk, not box jitter
 
 
 @dataclass
@@ -52,17 +48,6 @@ class LiveView:
     frame_number: int
     captured_at: float
     tracks: list[Track]
-
-
-def on_the_move(track: Track, t: float) -> bool:
-    """Whether the track's centre moved at least `MOVING_SHARE` of its box diagonal per second
-    over the last `MOVING_WINDOW_S` or more (box jitter of a standing animal does not)."""
-    past = next((p for p in reversed(track.history) if t - p.t >= MOVING_WINDOW_S), None)
-    if past is None or t - past.t > MOVING_MAX_AGE_S:
-        return False
-    x1, y1, x2, y2 = track.box
-    moved = math.hypot((x1 + x2) / 2 - past.x, (y1 + y2) / 2 - past.y)
-    return moved >= MOVING_SHARE * math.hypot(x2 - x1, y2 - y1) * (t - past.t)
 
 
 class CameraPipeline:

@@ -389,3 +389,19 @@ def _distance_similarity(
     sized = big <= s.max_size_change * np.maximum(small, 1e-9)
     sim[~(same & sized) | (sim < 0.0)] = 0.0
     return sim
+
+
+MOVING_WINDOW_S = 0.9  # on the move: judged over at least this long
+MOVING_MAX_AGE_S = 3.0  # and at most this long (older positions say nothing of now)
+MOVING_SHARE = 0.05  # of the box diagonal per second: a walk, not box jitter
+
+
+def on_the_move(track: Track, t: float) -> bool:
+    """Whether the track's centre moved at least `MOVING_SHARE` of its box diagonal per second
+    over the last `MOVING_WINDOW_S` or more (box jitter of a standing animal does not)."""
+    past = next((p for p in reversed(track.history) if t - p.t >= MOVING_WINDOW_S), None)
+    if past is None or t - past.t > MOVING_MAX_AGE_S:
+        return False
+    x1, y1, x2, y2 = track.box
+    moved = math.hypot((x1 + x2) / 2 - past.x, (y1 + y2) / 2 - past.y)
+    return moved >= MOVING_SHARE * math.hypot(x2 - x1, y2 - y1) * (t - past.t)

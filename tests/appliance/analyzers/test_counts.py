@@ -98,3 +98,25 @@ def test_a_crowd_seen_for_a_moment_does_not_start_crowding_early() -> None:
     assert run.update(18.0, False) == 12.0  # a cow hidden by the others: bridged
     assert run.update(20.0, False) == 12.0
     assert run.update(20.4, False) is None  # more than the gap
+
+
+def test_a_cow_the_detector_stops_seeing_in_the_pen_is_no_drop(scenes: Path) -> None:
+    # at night the detector loses cows in the middle of the pen for long stretches: nobody
+    # is seen leaving, so the count falling is no drop
+    herd = make_scene("herd_grazing", scenes, seconds=40)
+    cows = [o for o in herd.frames[0].objects if o.label == "cow"]
+    middle = min(cows, key=lambda o: abs((o.bbox[0] + o.bbox[2]) / 2 - herd.width / 2))
+    vanished = hidden(middle.track_id, 6.0, 40.0)
+
+    strict = HeadcountConfig(expected={"pen": 3}, labels=["cow"], hold_s=HOLD_S)
+    assert replay(herd, [strict], edit=vanished) == []
+    # the same frames without the rule's departure check: a false drop
+    loose = strict.model_copy(update={"needs_departure": False})
+    assert replay(herd, [loose], edit=vanished)
+
+
+def test_a_cow_seen_walking_out_of_view_is_a_departure(drop: SceneTruth) -> None:
+    config = HeadcountConfig(expected={"pen": 4}, hold_s=HOLD_S)
+    alerts = replay(drop, [config])
+    assert alerts
+    assert alerts[0].finding.event.attributes == {"seen": 3, "expected": 4}

@@ -10,12 +10,12 @@ from typing import ClassVar
 from appliance.analyzers.base import Analyzer, AnalyzerConfig, Finding, Scene
 from appliance.camera.settings import CameraSettings, MotionSettings
 from appliance.inference import Runner
-from appliance.pipeline.camera import CameraPipeline, on_the_move
+from appliance.pipeline.camera import CameraPipeline
 from appliance.pipeline.settings import CameraPipelineSettings
 from appliance.scenes.truth import SceneTruth
 from appliance.store.events import EventStore
 from appliance.vision.settings import VisionSettings
-from appliance.vision.tracker import Track, Tracker, TrackerSettings
+from appliance.vision.tracker import Track, Tracker, TrackerSettings, on_the_move
 from contracts.vision import Detection
 from tests.appliance.pipeline.conftest import zones_of
 from tests.conftest import eventually
