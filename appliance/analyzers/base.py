@@ -83,10 +83,10 @@ class Analyzer(ABC):
     def check(self, scene: Scene) -> list[Finding]:
         """Every condition that holds on this frame (not rate limited)."""
 
-    def due(self) -> float | None:
-        """When (capture time, epoch s) a condition being timed now becomes reportable, if it
-        keeps holding: the pipeline has a frame inferred then instead of waiting for motion or
-        the minimum rate. None when nothing is being timed."""
+    def due(self, now: float) -> float | None:
+        """When (capture time, epoch s, after `now`) a condition being timed becomes
+        reportable, if it keeps holding: the pipeline has a frame inferred then instead of
+        waiting for motion or the minimum rate. None when nothing is being timed."""
         return None
 
     def correlation(self, *parts: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -60,18 +61,6 @@ class _Home:
     diagonal: float = 0.0
     height: float = 0.0  # its typical box height with the anchor inside the home zone
     deep: bool = False  # its anchor was once well inside the zone (not only along its edge)
-
-    def copy(self) -> _Home:
-        return _Home(
-            self.rank,
-            self.zone,
-            self.animal,
-            self.seen,
-            self.centre,
-            self.diagonal,
-            self.height,
-            self.deep,
-        )
 
 
 def _typical(typical: float, height: float) -> float:
@@ -186,7 +175,7 @@ class EscapeAnalyzer(Analyzer):
         or the strictest home zone its anchor is in."""
         came_from = self._lost_near(track, t, now)
         if came_from is not None:
-            return self._home[came_from].copy()
+            return dataclasses.replace(self._home[came_from])
         return _Home(ranked[0][0], ranked[0][1], track.id) if ranked else None
 
     def _lost_near(self, track: Track, t: float, now: set[int]) -> int | None:
@@ -215,7 +204,7 @@ class EscapeAnalyzer(Analyzer):
             ):
                 home.animal = animal
                 break
-        self._out[home.animal] = home.copy()
+        self._out[home.animal] = dataclasses.replace(home)
 
     def _clearly_out(self, scene: Scene, track: Track, home: _Home) -> bool:
         """The anchor is past the zone's edge by more than a box cut short by something in
@@ -433,13 +422,13 @@ class HeadcountAnalyzer(Analyzer):
         self._low = {zone: Run(config.gap_s) for zone in config.expected}
         self._full: set[str] = set()  # zones seen with the full count: only those can drop
         self._part: set[int] = set()  # tracks that were a part box when last seen
-        self._t = 0.0
         self._inside: dict[str, set[int]] = {zone: set() for zone in config.expected}
         self._left: dict[str, float] = {}  # zone -> when an animal was last seen leaving it
 
-    def _count(self, scene: Scene, config: HeadcountConfig) -> Counter[str]:
-        seen = [t for t in scene.update.confirmed if t.label in config.labels]
-        animals = whole(seen)
+    def _count(
+        self, scene: Scene, config: HeadcountConfig, seen: list[Track], whole_seen: list[Track]
+    ) -> Counter[str]:
+        animals = list(whole_seen)
         self._part -= {t.id for t in animals} | {t.id for t in scene.update.removed}
         self._part |= {t.id for t in seen} - {t.id for t in animals}
         animals += [
@@ -458,9 +447,10 @@ class HeadcountAnalyzer(Analyzer):
     def check(self, scene: Scene) -> list[Finding]:
         config = self.config
         assert isinstance(config, HeadcountConfig)
-        counts = self._count(scene, config)
-        self._t = scene.t
-        self._note_departures(scene, config)
+        boxes = [t for t in scene.update.confirmed if t.label in config.labels]
+        animals = whole(boxes)  # a part box, or a second box on one animal, is no animal
+        counts = self._count(scene, config, boxes, animals)
+        self._note_departures(scene, animals)
         found = []
         for zone, expected in config.expected.items():
             seen = counts[zone]
@@ -492,11 +482,10 @@ class HeadcountAnalyzer(Analyzer):
                 )
         return found
 
-    def _note_departures(self, scene: Scene, config: HeadcountConfig) -> None:
+    def _note_departures(self, scene: Scene, animals: list[Track]) -> None:
         """Follow the whole animals seen in each zone; note when one walks out of it or is
         lost at the edge of the view while on the move (a box over the herd at night that
         touches the edge and is lost, or flickers past the fence, is no animal leaving)."""
-        animals = whole([t for t in scene.update.confirmed if t.label in config.labels])
         for zone, inside_now in self._inside.items():
             for track in animals:
                 if zone in scene.zones.zones_of(track.id):
@@ -512,11 +501,11 @@ class HeadcountAnalyzer(Analyzer):
                         self._left[zone] = track.last_seen
             inside_now -= {t.id for t in scene.update.removed}
 
-    def due(self) -> float | None:
+    def due(self, now: float) -> float | None:
         config = self.config
         assert isinstance(config, HeadcountConfig)
         runs = [r for z, r in self._low.items() if z in self._full]
-        return hold_end(runs, config.hold_s, self._t)
+        return hold_end(runs, config.hold_s, now)
 
 
 class CrowdingConfig(AnalyzerConfig):
@@ -544,13 +533,11 @@ class CrowdingAnalyzer(Analyzer):
         super().__init__(config, camera_id)
         assert isinstance(config, CrowdingConfig)
         self._over = {zone: Run(config.gap_s, proven=True) for zone in config.max_animals}
-        self._t = 0.0
 
     def check(self, scene: Scene) -> list[Finding]:
         config = self.config
         assert isinstance(config, CrowdingConfig)
         counts = _in_zones(scene, config.labels)
-        self._t = scene.t
         found = []
         for zone, limit in config.max_animals.items():
             seen = counts[zone]
@@ -571,10 +558,10 @@ class CrowdingAnalyzer(Analyzer):
                 )
         return found
 
-    def due(self) -> float | None:
+    def due(self, now: float) -> float | None:
         config = self.config
         assert isinstance(config, CrowdingConfig)
-        return hold_end(list(self._over.values()), config.hold_s, self._t)
+        return hold_end(list(self._over.values()), config.hold_s, now)
 
 
 def _too_tall(track: Track, herd: list[Track], share: float | None) -> bool:

@@ -151,13 +151,14 @@ class CameraPipeline:
     def _next_look(self, frame: Frame, tracks: list[Track]) -> float | None:
         """The monotonic time the next frame should be inferred at even if little changes: the
         earliest hold end the analyzers time, or soon while something is on the move."""
-        due = [d for a in self.analyzers if a.config.enabled and (d := a.due()) is not None]
-        if any(on_the_move(t, frame.captured_at) for t in tracks):
-            due.append(frame.captured_at + self.settings.source.moving_inference_interval_s)
-        ahead = [d for d in due if d > frame.captured_at]
+        now = frame.captured_at
+        due = [d for a in self.analyzers if a.config.enabled and (d := a.due(now)) is not None]
+        if any(on_the_move(t, now) for t in tracks):
+            due.append(now + self.settings.source.moving_inference_interval_s)
+        ahead = [d for d in due if d > now]
         if not ahead:
             return None
-        return frame.captured_mono + min(ahead) - frame.captured_at
+        return frame.captured_mono + min(ahead) - now
 
     async def _on_health(self, event: CameraHealthEvent) -> None:
         if event.active:

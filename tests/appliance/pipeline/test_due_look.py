@@ -37,7 +37,7 @@ class AsksForLooks(Analyzer):
         self.seen.append(scene.t)
         return []
 
-    def due(self) -> float | None:
+    def due(self, now: float) -> float | None:
         return self.seen[-1] + ASK_AFTER_S if self.seen else None
 
 
