@@ -15,20 +15,24 @@ from appliance.analyzers.base import Scene
 from appliance.analyzers.registry import build
 from appliance.camera import CameraHealthEvent, CameraSource, InferenceFrame
 from appliance.camera.frames import Frame
+from appliance.camera.motion import MotionGate
 from appliance.inference import InferenceError, Runner
 from appliance.media.buffer import CameraBuffer
+from appliance.pipeline.closer import CloserLook, Region, crop, new_objects
 from appliance.pipeline.settings import CameraPipelineSettings
 from appliance.store.events import EventStore
-from appliance.vision.filters import FilterSettings
+from appliance.vision.filters import FilterSettings, Profile
 from appliance.vision.profile import NightSettings, ProfileSelector, mean_luma
 from appliance.vision.settings import VisionSettings
-from appliance.vision.tracker import Track, Tracker, on_the_move
+from appliance.vision.tracker import Track, Tracker, TrackState, on_the_move
 from appliance.vision.zones import ZoneMonitor, ZoneSettings
 from contracts import EventType, FarmEvent, FarmEventKind, Severity
+from contracts.vision import Detection
 
 log = logging.getLogger(__name__)
 
 PIPELINE_MS_KEPT = 1000
+NEXT_FRAME_S = 0.01  # asking for a look this soon gets the next looked-at frame
 
 
 @dataclass
@@ -37,6 +41,10 @@ class PipelineCounters:
     detect_failed: int = 0
     findings: int = 0
     infer_ms_last: float = 0.0
+    closer_looks: int = 0
+    """Second inferences on a crop around unexplained motion."""
+    closer_found: int = 0
+    """Objects those found that the whole frame had not."""
     # capture (monotonic stamp) to tracker update done, per inferred frame; the latest ones
     pipeline_ms: deque[float] = field(default_factory=lambda: deque(maxlen=PIPELINE_MS_KEPT))
 
@@ -69,6 +77,8 @@ class CameraPipeline:
         self.zone_kinds = {z.name: z.kind for z in settings.zones.zones}
         self.analyzers = build(list(settings.analyzers), self.camera_id)
         self.counters = PipelineCounters()
+        self._profile: Profile = self.selector.day
+        self.closer = CloserLook(settings.closer_look, MotionGate(settings.source.motion))
         self.live: LiveView | None = None
         self.source: CameraSource | None = None
         self.next_look: float | None = None
@@ -121,8 +131,12 @@ class CameraPipeline:
         captured = datetime.fromtimestamp(frame.captured_at, UTC)
         height, width = frame.image.shape[:2]
         brightness = mean_luma(frame.image) if item.brightness is None else item.brightness
-        profile = self.selector.select_profile(captured.astimezone(), brightness)
+        profile = self._profile = self.selector.select_profile(captured.astimezone(), brightness)
         detections = profile.apply(result.detections, width / height)
+        region = self.closer.region(frame.image, detections, frame.captured_at)
+        closer = [] if region is None else await self._look_closer(frame, region, detections)
+        again = region is not None and self.closer.found(region, frame.captured_at, bool(closer))
+        detections += closer
         update = self.tracker.update(detections, frame.captured_at)
         self.counters.pipeline_ms.append((time.monotonic() - frame.captured_mono) * 1000)
         scene = Scene(
@@ -146,13 +160,39 @@ class CameraPipeline:
                     correlation_id=finding.correlation_id,
                     occurred_at=captured,
                 )
-        self.next_look = self._next_look(frame, update.confirmed)
+        self.next_look = self._next_look(frame, update.confirmed, again=again)
 
-    def _next_look(self, frame: Frame, tracks: list[Track]) -> float | None:
+    async def _look_closer(
+        self, frame: Frame, region: Region, seen: list[Detection]
+    ) -> list[Detection]:
+        """New objects a second inference finds in `region` of the frame."""
+        try:
+            result = await self.runner.detect(
+                self.camera_id,
+                crop(frame.image, region),
+                plugin=self.settings.detector,
+                deadline_s=self.settings.deadline_s,
+            )
+        except InferenceError as err:
+            log.debug("camera %s: no closer look (%s)", self.camera_id, err)
+            return []
+        self.counters.closer_looks += 1
+        height, width = frame.image.shape[:2]
+        followed = [t for t in self.tracker.tracks if t.state is not TrackState.TENTATIVE]
+        found = new_objects(result.detections, region, frame.image.shape, seen, followed)
+        kept = self._profile.apply(found, width / height)
+        self.counters.closer_found += len(kept)
+        return kept
+
+    def _next_look(self, frame: Frame, tracks: list[Track], again: bool) -> float | None:
         """The monotonic time the next frame should be inferred at even if little changes: the
-        earliest hold end the analyzers time, or soon while something is on the move."""
+        earliest hold end the analyzers time, soon while something is on the move, and the
+        next looked-at frame when a closer look first found something new (`again`: a track
+        needs a second hit)."""
         now = frame.captured_at
         due = [d for a in self.analyzers if a.config.enabled and (d := a.due(now)) is not None]
+        if again:
+            due.append(now + NEXT_FRAME_S)
         if any(on_the_move(t, now) for t in tracks):
             due.append(now + self.settings.source.moving_inference_interval_s)
         ahead = [d for d in due if d > now]

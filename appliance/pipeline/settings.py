@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from appliance.analyzers.registry import AnalyzerSettings, default_analyzers
 from appliance.camera.settings import CameraSettings
 from appliance.inference.settings import PluginSpec, RunnerSettings
+from appliance.pipeline.closer import CloserLookSettings
 from appliance.vision.settings import NIGHT_MIN_SCORE, VisionSettings
 from appliance.vision.tracker import TrackerSettings
 from appliance.vision.zones import ZoneSettings
@@ -31,6 +32,10 @@ class CameraPipelineSettings(BaseModel):
     zones: ZoneSettings = Field(default_factory=ZoneSettings, description="This camera's zones.")
     analyzers: list[AnalyzerSettings] = Field(
         default_factory=default_analyzers, description="Rules turning tracks into farm events."
+    )
+    closer_look: CloserLookSettings = Field(
+        default_factory=CloserLookSettings,
+        description="A second inference on the part of a frame that moved with no detection.",
     )
     health_repeat_s: float = Field(
         default=30.0, gt=0, description="Re-report an active camera problem this often."
