@@ -16,12 +16,26 @@ started: e.g. a new track id for the same animal). Nothing from the truth enters
 
 Prints a per-scenario breakdown; last line:
 `BENCH event_quality recall=.. false_per_cam_hour=..`.
+
+    python -m bench.event_quality --latency-scenes [--seeds 1] [--detections-cache DIR]
+
+`--latency-scenes` plays `bench.alert_latency`'s scenes instead (50 s by day, its analyzer
+holds) through the same offline pipeline, and judges them with its windows: the delay from
+when the rule could report a condition (start + hold) to its first farm event, in video time,
+is an offline proxy of alert latency (no camera pacing, incident engine or alert channels).
+Last line: `OFFLINE latency p50_ms=.. p99_ms=.. events=.. missed=..`.
+
+`--detections-cache DIR` keeps the detector's results in DIR (see `bench.detections_cache`):
+a re-run with the same videos and model reads boxes from there instead of inferring, which is
+what a change to analyzers, tracker, zones or filters needs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 from appliance.camera.analysis import FrameAnalyzer
 from appliance.camera.frames import Frame, InferenceFrame
@@ -40,6 +55,8 @@ from appliance.pipeline.settings import CameraPipelineSettings, VisionPipelineSe
 from appliance.store.db import Database
 from appliance.store.events import EventStore
 from appliance.vision.settings import NIGHT_MIN_SCORE
+from bench import alert_latency
+from bench.detections_cache import FILE_NAME, CachedRunner, Detects
 from bench.farm_scenes import (
     DEFAULT_CACHE,
     KIND_OF_CONDITION,
@@ -82,6 +99,7 @@ class ScenarioResult:
     missed: list[str] = field(default_factory=list)
     duplicates: list[Case] = field(default_factory=list)
     false: list[Case] = field(default_factory=list)
+    delays_s: list[float] = field(default_factory=list)  # of the found, in `found` order
 
     @property
     def conditions(self) -> int:
@@ -105,7 +123,7 @@ def runner_settings(model_cache: Path) -> RunnerSettings:
 
 
 async def play(
-    s: Scenario, cache: Path, runner: Runner, events: EventStore, say: Say
+    s: Scenario, cache: Path, runner: Detects, events: EventStore, say: Say
 ) -> tuple[int, float, float]:
     """Feed the scenario's video through a camera pipeline; (inferred, start epoch, seconds)."""
     truth = s.truth(cache)
@@ -118,7 +136,8 @@ async def play(
         analyzers=list(s.analyzers),
     )
     processing = VisionPipelineSettings().processing  # the appliance's defaults
-    pipeline = CameraPipeline(settings, processing, runner, events)
+    # the pipeline calls only `detect` on its runner, which a CachedRunner has too
+    pipeline = CameraPipeline(settings, processing, cast(Runner, runner), events)
     motion = FrameAnalyzer(source)
     gate = InferenceGate(
         source.motion.min_changed_fraction, source.min_inference_interval_s, motion.gate
@@ -165,20 +184,28 @@ async def cases_of(events: EventStore, camera_id: str, start: float) -> list[Cas
 
 
 def judge(
-    result: ScenarioResult, truth_conditions: Sequence[tuple[str, float]], cases: list[Case]
+    result: ScenarioResult,
+    truth_conditions: Sequence[tuple[str, float]],
+    cases: list[Case],
+    delays: dict[str, float] = RULE_DELAY_S,
+    early_s: float = EARLY_S,
+    late_s: float = LATE_S,
 ) -> None:
-    """Match conditions (name, start s) to cases; fill found, missed, duplicates, false."""
+    """Match conditions (name, start s) to cases; fill found, missed, duplicates, false.
+
+    A condition is due `delays[name]` after its start (the rule's hold); a case of its kind
+    counts from `early_s` before to `late_s` after that."""
     used: set[str] = set()
     for name, start in truth_conditions:
         kind = KIND_OF_CONDITION[name].value
-        due = start + RULE_DELAY_S[name]
+        due = start + delays[name]
         match = next(
             (
                 c
                 for c in cases
                 if c.kind == kind
                 and c.correlation_id not in used
-                and due - EARLY_S <= c.first_s <= due + LATE_S
+                and due - early_s <= c.first_s <= due + late_s
             ),
             None,
         )
@@ -187,43 +214,88 @@ def judge(
             continue
         used.add(match.correlation_id)
         result.found.append(f"{name} +{match.first_s - due:.1f}s")
+        result.delays_s.append(match.first_s - due)
     for case in cases:
         if case.correlation_id in used:
             continue
         duplicate = any(
-            case.kind == KIND_OF_CONDITION[name].value and case.first_s >= start - EARLY_S
+            case.kind == KIND_OF_CONDITION[name].value and case.first_s >= start - early_s
             for name, start in truth_conditions
         )
         (result.duplicates if duplicate else result.false).append(case)
 
 
+def judge_latency(
+    result: ScenarioResult, truth_conditions: Sequence[tuple[str, float]], cases: list[Case]
+) -> None:
+    """`judge` as `bench.alert_latency` times a scene: due after its preset's hold, found from
+    its EARLY_S before to its WAIT_S after."""
+    hold = alert_latency.hold_of(result.scenario.preset)
+    delays = dict.fromkeys(KIND_OF_CONDITION, hold)
+    judge(result, truth_conditions, cases, delays, alert_latency.EARLY_S, alert_latency.WAIT_S)
+
+
+def latency_scenarios(seeds: int) -> list[Scenario]:
+    """`bench.alert_latency`'s scenes, in its order."""
+    return [
+        alert_latency.latency_scenario(p, seed)
+        for seed in range(1, seeds + 1)
+        for p in alert_latency.PRESETS
+    ]
+
+
 async def measure(
-    cache: Path, model_cache: Path, event_s: float, quiet_s: float, say: Say, only: str = ""
-) -> list[ScenarioResult]:
-    scenarios = [s for s in quality_scenarios(event_s, quiet_s) if only in s.name]
+    scenarios: list[Scenario],
+    cache: Path,
+    model_cache: Path,
+    say: Say,
+    latency: bool = False,
+    detections_cache: Path | None = None,
+) -> tuple[list[ScenarioResult], str]:
+    """Play and judge every scenario (`judge_latency` when `latency`); the results and the
+    detections cache's hits and misses (empty without a cache)."""
     await compose_all(scenarios, cache, say)
     results = []
+    stats = ""
     with tempfile.TemporaryDirectory(prefix="byre-quality-") as tmp:
         db = Database(Path(tmp) / "events.db")
         await db.open()
         try:
             events = EventStore(db)
-            async with Runner(runner_settings(model_cache)) as runner:
-                statuses = await runner.wait_settled(600.0)
-                if statuses["coco"].state.value != "ready":
-                    raise RuntimeError(f"detector not ready: {statuses['coco']}")
-                for index, s in enumerate(scenarios, start=1):
-                    began = time.monotonic()
-                    inferred, start, seconds = await play(s, cache, runner, events, say)
-                    wall = time.monotonic() - began
-                    result = ScenarioResult(s, seconds, inferred, wall)
-                    conditions = [(c.condition, c.start_s) for c in s.truth(cache).conditions]
-                    judge(result, conditions, await cases_of(events, s.camera_id, start))
-                    results.append(result)
-                    say(f"[{index}/{len(scenarios)}] {result.line()}")
+            async with contextlib.AsyncExitStack() as stack:
+                runner = Runner(runner_settings(model_cache))
+
+                async def start() -> None:
+                    await stack.enter_async_context(runner)
+                    statuses = await runner.wait_settled(600.0)
+                    if statuses["coco"].state.value != "ready":
+                        raise RuntimeError(f"detector not ready: {statuses['coco']}")
+
+                detects: Detects = runner
+                cached = None
+                if detections_cache is None:
+                    await start()
+                else:  # the model is loaded on the first frame the cache does not know
+                    path = detections_cache / FILE_NAME
+                    cached = detects = CachedRunner(runner, path, before_miss=start)
+                try:
+                    for index, s in enumerate(scenarios, start=1):
+                        began = time.monotonic()
+                        inferred, start_at, seconds = await play(s, cache, detects, events, say)
+                        wall = time.monotonic() - began
+                        result = ScenarioResult(s, seconds, inferred, wall)
+                        conditions = [(c.condition, c.start_s) for c in s.truth(cache).conditions]
+                        cases = await cases_of(events, s.camera_id, start_at)
+                        (judge_latency if latency else judge)(result, conditions, cases)
+                        results.append(result)
+                        say(f"[{index}/{len(scenarios)}] {result.line()}")
+                finally:
+                    if cached is not None:
+                        cached.close()
+                        stats = cached.stats()
         finally:
             await db.close()
-    return results
+    return results, stats
 
 
 def summary(results: list[ScenarioResult]) -> tuple[float, float, float, float]:
@@ -238,6 +310,16 @@ def summary(results: list[ScenarioResult]) -> tuple[float, float, float, float]:
     return (found / conditions if conditions else 1.0), false / hours, hours, wall
 
 
+def offline_latency(results: list[ScenarioResult]) -> str:
+    """The last line of `--latency-scenes`, named like `bench.alert_latency`'s."""
+    samples = [d * 1000 for r in results for d in r.delays_s]
+    p50 = statistics.median(samples) if samples else float("nan")
+    p99 = alert_latency.percentile(samples, 0.99) if samples else float("nan")
+    events = sum(r.conditions for r in results)
+    missed = sum(len(r.missed) for r in results)
+    return f"OFFLINE latency p50_ms={p50:.0f} p99_ms={p99:.0f} events={events} missed={missed}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.event_quality")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="composed scenes")
@@ -245,14 +327,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--event-seconds", type=float, default=150.0)
     parser.add_argument("--quiet-seconds", type=float, default=300.0)
     parser.add_argument("--only", default="", help="scenarios whose name contains this")
+    parser.add_argument(
+        "--detections-cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"keep detections in DIR/{FILE_NAME} and reuse them (default: always infer)",
+    )
+    parser.add_argument(
+        "--latency-scenes",
+        action="store_true",
+        help="play bench.alert_latency's scenes and print the offline alert latency",
+    )
+    parser.add_argument("--seeds", type=int, default=1, help="--latency-scenes: scenes per preset")
     args = parser.parse_args(argv)
 
     def say(line: str) -> None:
         print(line, flush=True)
 
-    results = asyncio.run(
+    if args.latency_scenes:
+        scenarios = latency_scenarios(args.seeds)
+    else:
+        scenarios = quality_scenarios(args.event_seconds, args.quiet_seconds)
+    scenarios = [s for s in scenarios if args.only in s.name]
+    results, cache_stats = asyncio.run(
         measure(
-            args.cache_dir, args.model_cache, args.event_seconds, args.quiet_seconds, say, args.only
+            scenarios,
+            args.cache_dir,
+            args.model_cache,
+            say,
+            latency=args.latency_scenes,
+            detections_cache=args.detections_cache,
         )
     )
     recall, false_rate, hours, wall = summary(results)
@@ -273,7 +378,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{TARGETS['false_per_cam_hour']:g} "
         f"{'met' if false_rate <= TARGETS['false_per_cam_hour'] else 'NOT met'}"
     )
-    print(f"BENCH event_quality recall={recall:.3f} false_per_cam_hour={false_rate:.2f}")
+    if cache_stats:
+        print(cache_stats)
+    if args.latency_scenes:
+        print(offline_latency(results))
+    else:
+        print(f"BENCH event_quality recall={recall:.3f} false_per_cam_hour={false_rate:.2f}")
     return 0
 
 
