@@ -12,8 +12,17 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from appliance.analyzers.base import ANIMALS, Analyzer, AnalyzerConfig, Finding, Scene
-from appliance.analyzers.steady import Run, covered, edge_distance, hold_end, inside, iou, whole
-from appliance.vision.tracker import Track, on_the_move
+from appliance.analyzers.steady import (
+    PART_OF,
+    Run,
+    covered,
+    edge_distance,
+    hold_end,
+    inside,
+    iou,
+    whole,
+)
+from appliance.vision.tracker import MOVING_MAX_AGE_S, MOVING_WINDOW_S, Track, on_the_move
 from appliance.vision.zones import ZoneKind
 from contracts import FarmEvent, FarmEventKind, Severity
 
@@ -357,6 +366,10 @@ class PredatorAnalyzer(Analyzer):
 
 DEPARTED_S = 30.0  # a drop follows an animal seen leaving at most this long before it
 AT_EDGE = 0.05  # of the frame: a box this near the side or bottom of the view is leaving it
+SIGHTINGS = 3  # frames a lost animal was seen on in its last seconds to be judged walking
+GRID = 8  # points a side sampled to tell how much of a box other boxes cover
+RECOUNT_AFTER_S = 0.01  # a frame this long after its `edge_s` ran out no longer counts it
+LEAVING_WITHIN = 1.5  # box widths: lost walking to the edge of the view this near, it left
 HIDDEN_BY = 0.5  # share of a lost box under a box seen now at its depth: it is that box
 
 
@@ -371,6 +384,93 @@ def _in_zones(scene: Scene, labels: list[str]) -> Counter[str]:
 def _at_edge(track: Track) -> bool:
     x1, _, x2, y2 = track.box
     return x1 <= AT_EDGE or x2 >= 1 - AT_EDGE or y2 >= 1 - AT_EDGE
+
+
+def _to_edge(point: tuple[float, float], heading: tuple[float, float]) -> float:
+    """How far `point` is from the side or bottom edge of the view along `heading`."""
+    (px, py), (hx, hy) = point, heading
+    length = math.hypot(hx, hy)
+    if length == 0:
+        return math.inf
+    ux, uy = hx / length, hy / length
+    steps = [-px / ux if ux < 0 else (1 - px) / ux if ux > 0 else math.inf]
+    steps.append((1 - py) / uy if uy > 0 else math.inf)
+    return max(0.0, min(steps))
+
+
+def _walking_out(track: Track, width: float | None) -> bool:
+    """Whether the track was last seen walking toward the side or bottom edge of the view
+    with at most `LEAVING_WITHIN` box widths to go (its own, or `width`, an animal's, if that
+    is less: a box over the herd is wider). The detector often loses an animal walking out
+    before its box reaches the edge; one it stops seeing where it stands is not walking."""
+    t = track.last_seen
+    past = next((p for p in reversed(track.history) if t - p.t >= MOVING_WINDOW_S), None)
+    if past is None or t - past.t > MOVING_MAX_AGE_S or not _seen_walking(track):
+        return False
+    x, y = track.centre
+    x1, _, x2, y2 = track.box
+    size = x2 - x1 if width is None else min(width, x2 - x1)
+    return _to_edge(((x1 + x2) / 2, y2), (x - past.x, y - past.y)) <= LEAVING_WITHIN * size
+
+
+def _out_of_view(track: Track, width: float | None) -> bool:
+    """Whether a lost track was last seen leaving the view: at its edge, or walking out."""
+    return _at_edge(track) or _walking_out(track, width)
+
+
+def _between(track: Track, animals: list[Track]) -> bool:
+    """Whether most of the box (`PART_OF`, sampled on a grid) lies under other animals'
+    boxes standing at its depth: a second box over parts of two animals side by side, not an
+    animal (one hidden between them would stand farther back)."""
+    x1, y1, x2, y2 = track.box
+    near = [
+        o.box
+        for o in animals
+        if o is not track and o.label == track.label and abs(o.box[3] - y2) <= SAME_DEPTH
+    ]
+    if len(near) < 2:
+        return False
+    points = [
+        (x1 + (x2 - x1) * (i + 0.5) / GRID, y1 + (y2 - y1) * (j + 0.5) / GRID)
+        for i in range(GRID)
+        for j in range(GRID)
+    ]
+    under = sum(any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in near) for x, y in points)
+    return under >= PART_OF * len(points)
+
+
+def _clearly_out(scene: Scene, track: Track, zone: str) -> bool:
+    """Whether the track's anchor is `OUT_MIN` or more outside the zone (at night the head
+    box of a cow at the back of the pen flickers across the fence line)."""
+    polygon = _polygon(scene, zone)
+    anchor = track.anchor(scene.zones.settings.anchor)
+    return not inside(anchor, polygon) and edge_distance(anchor, polygon) >= OUT_MIN
+
+
+def _seen_walking(track: Track) -> bool:
+    """Whether the lost track was on the move when last seen, and seen on `SIGHTINGS` frames or
+    more in its last `MOVING_MAX_AGE_S` (the pipeline infers often while something moves; a box
+    at night seen twice a few seconds apart, in two places, is no walk)."""
+    t = track.last_seen
+    recent = sum(1 for p in track.history if t - p.t <= MOVING_MAX_AGE_S)
+    return recent >= SIGHTINGS and on_the_move(track, t)
+
+
+def _over_several(track: Track, boxes: list[Track]) -> bool:
+    """Whether two or more other boxes of its label lie mostly inside the track's box: it is
+    a box over several animals (at night the detector boxes the herd, and parts of it)."""
+    inner = [
+        o
+        for o in boxes
+        if o is not track and o.label == track.label and covered(o.box, track.box) >= PART_OF
+    ]
+    return len(inner) >= 2
+
+
+def _animal_width(animals: list[Track]) -> float | None:
+    """The median box width of the whole animals seen now (None: none is seen)."""
+    widths = sorted(t.box[2] - t.box[0] for t in animals)
+    return widths[len(widths) // 2] if widths else None
 
 
 class HeadcountConfig(AnalyzerConfig):
@@ -393,8 +493,9 @@ class HeadcountConfig(AnalyzerConfig):
     needs_departure: bool = Field(
         default=True,
         description="Report a drop only if an animal was seen leaving the zone (walking out of "
-        "it, or out of view at the edge of the frame) since shortly before the count fell; "
-        "animals the detector stops seeing in the middle of the pen (at night) are no drop.",
+        "it, or out of view: lost at the edge of the frame or walking to it) since shortly "
+        "before the count fell; animals the detector stops seeing in the middle of the pen (at "
+        "night) are no drop.",
     )
 
 
@@ -403,15 +504,20 @@ class HeadcountAnalyzer(Analyzer):
     been seen for that long, after it was seen at least once (a camera that never sees the
     whole herd, e.g. at night, reports no drop).
 
-    Counted are the whole animals seen now (a part box, or a second box on one animal, is not
-    another animal) and those the tracker still keeps lost: an animal missed for a moment
-    inside the pen is not a drop. A lost box is not counted when it was a part box, when a
-    box seen now at its depth covers it (it is that box, under a new id), or when it was lost
-    at the edge of the view more than `edge_s` ago (it walked out of sight).
+    Counted are the whole animals seen now (a part box, a second box on one animal, or one
+    lying mostly over two animals standing side by side at its depth, is not another animal)
+    and those the tracker still keeps lost: an animal missed for a moment inside the pen is
+    not a drop. A lost box is not counted when it was a part box, when a box seen now at its
+    depth covers it (it is that box, under a new id), or when it was last seen leaving the
+    view more than `edge_s` ago: at its edge, or walking to it with about a body width to go
+    (it walked out of sight; the rule asks for a look when that time is up, see `due`).
 
-    With `needs_departure`, an animal must also have been seen leaving: a whole animal seen
-    in the zone and then, walking, outside it or lost at the edge of the view, at most `DEPARTED_S`
-    before the count fell."""
+    With `needs_departure`, an animal must also have been seen leaving, at most `DEPARTED_S`
+    before the count fell: a whole animal seen in the zone and then, walking, well outside it
+    (`OUT_MIN`, with a box about as tall as inside: not its head bobbing over the fence), or
+    lost leaving the view after it was seen walking on several frames (`SIGHTINGS`: not a
+    box at night seen twice, seconds apart). A box once seen over several animals (two or
+    more boxes inside it: the herd boxed as one at night) is never an animal leaving."""
 
     key: ClassVar[str] = "headcount"
     config_model: ClassVar[type[AnalyzerConfig]] = HeadcountConfig
@@ -422,26 +528,35 @@ class HeadcountAnalyzer(Analyzer):
         self._low = {zone: Run(config.gap_s) for zone in config.expected}
         self._full: set[str] = set()  # zones seen with the full count: only those can drop
         self._part: set[int] = set()  # tracks that were a part box when last seen
-        self._inside: dict[str, set[int]] = {zone: set() for zone in config.expected}
+        # zone -> the whole animals seen in it, by track, with their box height there
+        self._inside: dict[str, dict[int, float]] = {zone: {} for zone in config.expected}
         self._left: dict[str, float] = {}  # zone -> when an animal was last seen leaving it
+        self._recount: float | None = None  # when a lost animal leaving the view stops counting
+        self._group: set[int] = set()  # tracks once seen as a box over several animals
 
     def _count(
         self, scene: Scene, config: HeadcountConfig, seen: list[Track], whole_seen: list[Track]
     ) -> Counter[str]:
         animals = list(whole_seen)
+        width = _animal_width(whole_seen)
         self._part -= {t.id for t in animals} | {t.id for t in scene.update.removed}
         self._part |= {t.id for t in seen} - {t.id for t in animals}
-        animals += [
+        kept = [
             t
             for t in scene.update.lost
             if t.label in config.labels
             and t.id not in self._part
-            and (not _at_edge(t) or scene.t - t.last_seen <= config.edge_s)
             and not any(
                 covered(t.box, s.box) >= HIDDEN_BY and abs(t.box[3] - s.box[3]) <= SAME_DEPTH
                 for s in seen
             )
         ]
+        leaving = {t.id for t in kept if _out_of_view(t, width)}
+        animals += [
+            t for t in kept if t.id not in leaving or scene.t - t.last_seen <= config.edge_s
+        ]
+        ends = [t.last_seen + config.edge_s for t in kept if t.id in leaving]
+        self._recount = min([e for e in ends if e >= scene.t], default=None)
         return Counter(z for t in animals for z in scene.zones.zones_of(t.id))
 
     def check(self, scene: Scene) -> list[Finding]:
@@ -449,8 +564,11 @@ class HeadcountAnalyzer(Analyzer):
         assert isinstance(config, HeadcountConfig)
         boxes = [t for t in scene.update.confirmed if t.label in config.labels]
         animals = whole(boxes)  # a part box, or a second box on one animal, is no animal
+        animals = [t for t in animals if not _between(t, animals)]
         counts = self._count(scene, config, boxes, animals)
-        self._note_departures(scene, animals)
+        self._group |= {t.id for t in animals if _over_several(t, boxes)}
+        self._note_departures(scene, [t for t in animals if t.id not in self._group])
+        self._group -= {t.id for t in scene.update.removed}
         found = []
         for zone, expected in config.expected.items():
             seen = counts[zone]
@@ -484,28 +602,39 @@ class HeadcountAnalyzer(Analyzer):
 
     def _note_departures(self, scene: Scene, animals: list[Track]) -> None:
         """Follow the whole animals seen in each zone; note when one walks out of it or is
-        lost at the edge of the view while on the move (a box over the herd at night that
-        touches the edge and is lost, or flickers past the fence, is no animal leaving)."""
+        lost leaving the view while on the move (boxes over the herd are not passed in)."""
+        width = _animal_width(animals)
         for zone, inside_now in self._inside.items():
             for track in animals:
+                height = track.box[3] - track.box[1]
                 if zone in scene.zones.zones_of(track.id):
-                    inside_now.add(track.id)
-                elif track.id in inside_now:
-                    inside_now.discard(track.id)
-                    if on_the_move(track, scene.t):
+                    inside_now[track.id] = height
+                elif track.id in inside_now and _clearly_out(scene, track, zone):
+                    # a lower box is the top of the animal seen over the fence, not all of it
+                    tall = height >= WHOLE_HEIGHT * inside_now.pop(track.id)
+                    if tall and on_the_move(track, scene.t):
                         self._left[zone] = scene.t
             for track in [*scene.update.lost, *scene.update.removed]:
-                if track.id in inside_now and _at_edge(track):
-                    inside_now.discard(track.id)
-                    if on_the_move(track, track.last_seen):
+                if track.id in self._group:
+                    inside_now.pop(track.id, None)
+                elif track.id in inside_now and _out_of_view(track, width):
+                    del inside_now[track.id]
+                    if _seen_walking(track):
                         self._left[zone] = track.last_seen
-            inside_now -= {t.id for t in scene.update.removed}
+            for track in scene.update.removed:
+                inside_now.pop(track.id, None)
 
     def due(self, now: float) -> float | None:
+        """When a drop being timed becomes reportable or, if sooner, just after a lost animal
+        last seen leaving the view stops counting (the count is seen to fall on time, not at
+        the next frame motion or the minimum rate has inferred)."""
         config = self.config
         assert isinstance(config, HeadcountConfig)
         runs = [r for z, r in self._low.items() if z in self._full]
-        return hold_end(runs, config.hold_s, now)
+        ends = [hold_end(runs, config.hold_s, now)]
+        if self._full and self._recount is not None:
+            ends.append(self._recount + RECOUNT_AFTER_S)
+        return min([e for e in ends if e is not None and e > now], default=None)
 
 
 class CrowdingConfig(AnalyzerConfig):

@@ -4,14 +4,21 @@ view while still partly in it, and a crowd seen for a moment."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from appliance.analyzers.base import Analyzer, Scene
+from appliance.analyzers.registry import build
 from appliance.analyzers.rules import HeadcountConfig
 from appliance.analyzers.steady import Run
 from appliance.scenes.truth import ObjectBox, SceneTruth
+from appliance.vision.tracker import Box, Tracker, TrackerSettings
+from appliance.vision.zones import ZoneConfig, ZoneMonitor, ZoneSettings
 from contracts import FarmEventKind
+from contracts.vision import Detection
 from tests.appliance.analyzers.replay import Alert, Edit, make_scene, replay
 
 HOLD_S = 5.0
@@ -120,3 +127,139 @@ def test_a_cow_seen_walking_out_of_view_is_a_departure(drop: SceneTruth) -> None
     alerts = replay(drop, [config])
     assert alerts
     assert alerts[0].finding.event.attributes == {"seen": 3, "expected": 4}
+
+
+# Scripted tracks: boxes (fractions of the frame) fed to the tracker at 5 fps; a pen over the
+# left of the view, reaching its left edge; three cows that stand and a fourth that may go.
+PEN = ZoneSettings(
+    zones=[ZoneConfig(name="pen", kind="pen", points=[(0, 0.4), (0.7, 0.4), (0.7, 1), (0, 1)])]
+)
+STANDING: list[Box] = [(0.40, 0.42, 0.55, 0.62), (0.45, 0.68, 0.60, 0.88), (0.28, 0.70, 0.43, 0.90)]
+COW: Box = (0.25, 0.42, 0.40, 0.62)  # the fourth cow where it stands at first
+WALK_FROM_S = 5.0
+WALK_OUT_LOST_S = 8.0  # walking left at 0.05 a second, its box is then 0.10 from the edge
+STEP_S = 0.2
+NOON = datetime(2026, 6, 1, 12, 0)
+Boxes = Callable[[float], list[Box]]
+
+
+def feed(boxes: Boxes, seconds: float = 40.0) -> tuple[Analyzer, list[Alert]]:
+    """The head-count rule after the boxes the detector sees at each frame time, and what it
+    reported."""
+    tracker = Tracker(TrackerSettings(min_hits=2))  # as the camera pipeline runs it
+    zones = ZoneMonitor(PEN, camera="cam")
+    [analyzer] = build([HeadcountConfig(expected={"pen": 4}, hold_s=HOLD_S)], "cam")
+    alerts = []
+    for i in range(round(seconds / STEP_S)):
+        t = round(i * STEP_S, 3)
+        detections = [
+            Detection(label="cow", class_id=0, score=0.9, x1=x1, y1=y1, x2=x2, y2=y2)
+            for x1, y1, x2, y2 in boxes(t)
+        ]
+        update = tracker.update(detections, t)
+        scene = Scene("cam", t, NOON, update, zones.update(update), zones, {"pen": "pen"})
+        alerts += [Alert(t, f) for f in analyzer.observe(scene)]
+    return analyzer, alerts
+
+
+def play(boxes: Boxes, seconds: float = 40.0) -> list[Alert]:
+    return feed(boxes, seconds)[1]
+
+
+def fourth_cow(speed: float, lost_s: float) -> Boxes:
+    """The fourth cow walks sideways from `WALK_FROM_S` at `speed` (frame widths a second;
+    negative: toward the left edge of the view) and is not seen from `lost_s` on."""
+
+    def boxes(t: float) -> list[Box]:
+        dx = speed * max(0.0, t - WALK_FROM_S)
+        cow = (COW[0] + dx, COW[1], COW[2] + dx, COW[3])
+        return [*STANDING, cow] if t < lost_s else list(STANDING)
+
+    return boxes
+
+
+def test_a_cow_lost_walking_out_of_view_is_a_departure() -> None:
+    # the detector loses it with its box 0.10 from the edge of the view, a body width short
+    # of it and still inside the pen: it walked out of sight unseen
+    lost_s = WALK_OUT_LOST_S
+    last_seen = lost_s - STEP_S
+
+    alerts = play(fourth_cow(speed=-0.05, lost_s=lost_s))
+
+    assert alerts
+    assert alerts[0].finding.event.attributes == {"seen": 3, "expected": 4}
+    # it counts for `edge_s` after it was lost, then the drop holds for `hold_s`
+    edge_s = HeadcountConfig(expected={}).edge_s
+    assert last_seen + edge_s + HOLD_S <= alerts[0].t <= last_seen + edge_s + HOLD_S + 2 * STEP_S
+
+
+def test_the_rule_asks_for_a_look_when_a_cow_walking_out_stops_counting() -> None:
+    # nothing moves once it is lost, so the camera would infer a frame only every 2 s: the
+    # rule asks for one as soon as the lost cow no longer counts, and the drop is timed from it
+    lost_s = WALK_OUT_LOST_S
+    edge_s = HeadcountConfig(expected={}).edge_s
+
+    analyzer, _ = feed(fourth_cow(speed=-0.05, lost_s=lost_s), seconds=lost_s + 0.4)
+
+    due = analyzer.due(lost_s + 0.2)
+    assert due is not None
+    assert lost_s - STEP_S + edge_s < due < lost_s + edge_s - STEP_S / 2
+
+
+@pytest.mark.parametrize(
+    ("speed", "lost_s"),
+    [
+        pytest.param(0.0, 8.0, id="standing"),
+        pytest.param(-0.05, WALK_FROM_S + 1.0, id="walking-to-the-edge-far-from-it"),
+    ],
+)
+def test_a_cow_lost_in_the_middle_of_the_pen_is_no_drop(speed: float, lost_s: float) -> None:
+    # at night the detector stops seeing cows in the pen for long stretches; one with most
+    # of the pen to cross is not walking out of sight either
+    assert play(fourth_cow(speed, lost_s)) == []
+
+
+def test_a_flickering_box_over_the_herd_is_no_departure() -> None:
+    # on dark frames the detector now and then boxes the fourth cow and its neighbour as one
+    # box, jumping left and right; then it stops seeing the fourth cow where it stands, last
+    # in such a box that had jumped toward the edge of the view: a box over two cows is no
+    # animal a body width from the edge
+    over = [(0.22, 0.42, 0.55, 0.62), (0.10, 0.42, 0.43, 0.62)]
+
+    def boxes(t: float) -> list[Box]:
+        if t >= 18.5:
+            return list(STANDING)
+        if t >= 8.0 and t % 2 < 0.6:
+            return [over[int(t // 2) % 2], *STANDING[1:]]
+        return [*STANDING, COW]
+
+    assert play(boxes) == []
+
+
+def test_a_box_over_halves_of_two_cows_does_not_end_a_drop() -> None:
+    # after the fourth cow walked out of sight the detector now and then also boxes the near
+    # halves of the two front cows, standing side by side: that box is no fourth cow
+    between = (0.36, 0.70, 0.52, 0.88)
+    walk_out = fourth_cow(speed=-0.05, lost_s=WALK_OUT_LOST_S)
+
+    def boxes(t: float) -> list[Box]:
+        seen = walk_out(t)
+        return [*seen, between] if t >= 9.0 and t % 3 < 0.5 else seen
+
+    alerts = play(boxes)
+
+    assert alerts
+    edge_s = HeadcountConfig(expected={}).edge_s
+    assert alerts[0].t <= WALK_OUT_LOST_S - STEP_S + edge_s + HOLD_S + 2 * STEP_S
+
+
+def test_a_head_box_bobbing_over_the_far_fence_is_no_departure() -> None:
+    # at night only the head of a cow at the back of the pen is boxed; as it lifts its head
+    # the box's bottom crosses the fence line by a little: the cow did not leave
+    head = (0.20, 0.36, 0.26, 0.42)  # the pen's far fence is at 0.40
+
+    def boxes(t: float) -> list[Box]:
+        lift = 0.015 * min(max(t - WALK_FROM_S, 0.0), 2.0)
+        return [*STANDING, (head[0], head[1] - lift, head[2], head[3] - lift)]
+
+    assert play(boxes) == []
