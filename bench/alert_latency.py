@@ -90,6 +90,18 @@ class Expected:
         """Capture time of the first frame on which the condition is true."""
         return self.stamps.get(self.frame_number)
 
+    def expects(self, now: float) -> bool:
+        """Whether an alert arriving at `now` can be this event's: from `EARLY_S` before its
+        frame is captured (the frame may not be yet: tracks can lead the truth) to `WAIT_S`
+        after."""
+        if self.at is not None:
+            return self.at - EARLY_S <= now <= self.at + WAIT_S
+        latest = len(self.stamps)  # the reader stamps frames 1, 2, 3 ... in order
+        if latest == 0:
+            return False
+        due = self.stamps[latest] + (self.frame_number - latest) / self.scenario.fps
+        return due - EARLY_S <= now
+
     def latency_ms(self, channel: str) -> float | None:
         arrival = self.arrived.get(channel)
         if arrival is None or self.at is None:
@@ -175,8 +187,7 @@ def note(expected: list[Expected], channel: str, correlation_id: str, kind: str)
             channel not in e.arrived
             and correlation_id.startswith(e.scenario.camera_id + ":")
             and kind == e.kind
-            and e.at is not None
-            and e.at - EARLY_S <= now <= e.at + WAIT_S
+            and e.expects(now)
         ):
             e.arrived[channel] = now
             return
