@@ -17,15 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from appliance.analyzers.counts import CrowdingConfig, HeadcountConfig
 from appliance.analyzers.down import AnimalDownConfig
+from appliance.analyzers.escape import EscapeConfig
+from appliance.analyzers.intruders import IntruderConfig, PredatorConfig
 from appliance.analyzers.registry import AnalyzerSettings
-from appliance.analyzers.rules import (
-    CrowdingConfig,
-    EscapeConfig,
-    HeadcountConfig,
-    IntruderConfig,
-    PredatorConfig,
-)
 from appliance.scenes.truth import SceneTruth, read_truth
 from appliance.vision.zones import zones_of_scene
 from contracts import FarmEventKind

@@ -7,14 +7,15 @@ from typing import Annotated
 from pydantic import Field
 
 from appliance.analyzers.base import Analyzer
-from appliance.analyzers.down import AnimalDownAnalyzer, AnimalDownConfig
-from appliance.analyzers.rules import (
+from appliance.analyzers.counts import (
     CrowdingAnalyzer,
     CrowdingConfig,
-    EscapeAnalyzer,
-    EscapeConfig,
     HeadcountAnalyzer,
     HeadcountConfig,
+)
+from appliance.analyzers.down import AnimalDownAnalyzer, AnimalDownConfig
+from appliance.analyzers.escape import EscapeAnalyzer, EscapeConfig
+from appliance.analyzers.intruders import (
     IntruderAnalyzer,
     IntruderConfig,
     PredatorAnalyzer,

@@ -12,6 +12,7 @@ import math
 from appliance.vision.tracker import Box, Track
 
 PART_OF = 0.6  # share of a box inside a bigger box of the same label: a part of that animal
+SAME_DEPTH = 0.1  # of the frame: boxes whose bottoms are this close stand about as far away
 
 
 def covered(inner: Box, outer: Box) -> float:

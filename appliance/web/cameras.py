@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appliance import keys
-from appliance.analyzers.rules import CrowdingConfig, HeadcountConfig
+from appliance.analyzers.counts import CrowdingConfig, HeadcountConfig
 from appliance.auth.models import Role
 from appliance.camera import CameraCondition
 from appliance.camera.frames import Image

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from appliance.analyzers.base import Analyzer, Scene
+from appliance.analyzers.counts import HeadcountConfig
 from appliance.analyzers.registry import build
-from appliance.analyzers.rules import HeadcountConfig
 from appliance.analyzers.steady import Run
 from appliance.scenes.truth import ObjectBox, SceneTruth
 from appliance.vision.tracker import Box, Tracker, TrackerSettings

@@ -8,15 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from appliance.analyzers.counts import CrowdingConfig, HeadcountConfig
 from appliance.analyzers.down import AnimalDownConfig
+from appliance.analyzers.escape import EscapeConfig
+from appliance.analyzers.intruders import IntruderConfig, PredatorConfig
 from appliance.analyzers.registry import AnalyzerSettings
-from appliance.analyzers.rules import (
-    CrowdingConfig,
-    EscapeConfig,
-    HeadcountConfig,
-    IntruderConfig,
-    PredatorConfig,
-)
 from appliance.scenes.truth import ObjectBox, SceneTruth
 from contracts import FarmEventKind
 from tests.appliance.analyzers.replay import Alert, Edit, make_scene, replay

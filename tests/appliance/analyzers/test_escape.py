@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from appliance.analyzers.base import Finding, Scene
-from appliance.analyzers.rules import EscapeAnalyzer, EscapeConfig
+from appliance.analyzers.escape import EscapeAnalyzer, EscapeConfig
 from appliance.inference import PluginSpec, PluginState, Runner, RunnerSettings
 from appliance.pipeline.settings import VisionPipelineSettings
 from appliance.scenes.compose import Settings, compose
