@@ -30,15 +30,30 @@ SIGHTINGS = 3  # frames a lost animal was seen on in its last seconds to be judg
 GRID = 8  # points a side sampled to tell how much of a box other boxes cover
 RECOUNT_AFTER_S = 0.01  # a frame this long after its `edge_s` ran out no longer counts it
 LEAVING_WITHIN = 1.5  # box widths: lost walking to the edge of the view this near, it left
+BACKDATE_S = 1.0  # a crowd is timed from its last animal's first sighting this long ago at most
 HIDDEN_BY = 0.5  # share of a lost box under a box seen now at its depth: it is that box
 
 
-def _in_zones(scene: Scene, labels: list[str]) -> Counter[str]:
+def _animals_in_zones(scene: Scene, labels: list[str]) -> dict[str, list[Track]]:
     """Whole animals per zone, seen now or lost for a moment (the tracker keeps those a few
     seconds: a detection missed on a frame does not lower the count, a box split in two does
     not raise it)."""
     kept = [t for t in [*scene.update.confirmed, *scene.update.lost] if t.label in labels]
-    return Counter(z for t in whole(kept) for z in scene.zones.zones_of(t.id))
+    by_zone: dict[str, list[Track]] = {}
+    for track in whole(kept):
+        for zone in scene.zones.zones_of(track.id):
+            by_zone.setdefault(zone, []).append(track)
+    return by_zone
+
+
+def _crowded_since(scene: Scene, zone: str, animals: list[Track], limit: int) -> float:
+    """When the zone came to hold more than `limit` of `animals`: the moment the last of them
+    needed was first seen inside, before the zone debounce confirmed it (at most `BACKDATE_S`
+    ago: an animal long in the zone, counted only now, does not cut the hold short)."""
+    entries = sorted(
+        scene.t if (at := scene.zones.entered_at(t.id, zone)) is None else at for t in animals
+    )
+    return max(entries[limit], scene.t - BACKDATE_S)
 
 
 def _at_edge(track: Track) -> bool:
@@ -326,11 +341,13 @@ class CrowdingAnalyzer(Analyzer):
     def check(self, scene: Scene) -> list[Finding]:
         config = self.config
         assert isinstance(config, CrowdingConfig)
-        counts = _in_zones(scene, config.labels)
+        in_zones = _animals_in_zones(scene, config.labels)
         found = []
         for zone, limit in config.max_animals.items():
-            seen = counts[zone]
-            since = self._over[zone].update(scene.t, seen > limit)
+            animals = in_zones.get(zone, [])
+            seen = len(animals)
+            began = _crowded_since(scene, zone, animals, limit) if seen > limit else None
+            since = self._over[zone].update(scene.t, seen > limit, began)
             if since is not None and seen > limit and scene.t - since >= config.hold_s:
                 found.append(
                     Finding(

@@ -65,10 +65,11 @@ class Run:
         self.since: float | None = None
         self.last: float | None = None
 
-    def update(self, t: float, holds: bool) -> float | None:
+    def update(self, t: float, holds: bool, began: float | None = None) -> float | None:
+        """`began`: when the condition seen at `t` really started, if known (not after `t`)."""
         if holds:
             if self.since is None:
-                self.since = t
+                self.since = t if began is None else min(began, t)
             self.last = t
         elif self.last is None or t - self.last > self._gap(self.last):
             self.since = self.last = None

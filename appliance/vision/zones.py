@@ -141,6 +141,7 @@ class _Membership:
     label: str
     inside: set[int] = field(default_factory=set)
     pending: dict[int, _Pending] = field(default_factory=dict)
+    entered: dict[int, float] = field(default_factory=dict)  # zone -> first seen inside
 
 
 class ZoneMonitor:
@@ -173,6 +174,12 @@ class ZoneMonitor:
             return frozenset()
         return frozenset(self._zones[z].name for z in member.inside)
 
+    def entered_at(self, track_id: int, zone: str) -> float | None:
+        """When the track was first seen inside the zone it is in now (before the debounce
+        confirmed it), or None."""
+        member = self._members.get(track_id)
+        return None if member is None else member.entered.get(self._index(zone))
+
     def members(self, zone: str) -> list[int]:
         """Ids of the tracks in a zone, ascending."""
         index = self._index(zone)
@@ -204,6 +211,7 @@ class ZoneMonitor:
         if member is None:
             member = self._members[track.id] = _Membership(track.label)
             member.inside = {z for z, flag in enumerate(row) if flag}
+            member.entered = dict.fromkeys(member.inside, t)
             events += self._events(track, member.inside, "enter", "appeared", t, t, point)
             return
         s = self.settings
@@ -219,8 +227,10 @@ class ZoneMonitor:
                 del member.pending[z]
                 if now_inside:
                     member.inside.add(z)
+                    member.entered[z] = pending.since
                 else:
                     member.inside.discard(z)
+                    member.entered.pop(z, None)
                 transition: Transition = "enter" if now_inside else "exit"
                 events += self._events(track, [z], transition, "moved", t, pending.since, point)
 

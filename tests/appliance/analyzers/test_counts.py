@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from appliance.analyzers.base import Analyzer, Scene
-from appliance.analyzers.counts import HeadcountConfig
+from appliance.analyzers.counts import CrowdingAnalyzer, CrowdingConfig, HeadcountConfig
 from appliance.analyzers.registry import build
 from appliance.analyzers.steady import Run
 from appliance.scenes.truth import ObjectBox, SceneTruth
@@ -263,3 +263,27 @@ def test_a_head_box_bobbing_over_the_far_fence_is_no_departure() -> None:
         return [*STANDING, (head[0], head[1] - lift, head[2], head[3] - lift)]
 
     assert play(boxes) == []
+
+
+def test_a_crowd_is_timed_from_its_last_animal_first_seen_inside() -> None:
+    config = CrowdingConfig(max_animals={"trough": 2}, hold_s=5.0)
+    rule = CrowdingAnalyzer(config, "cam")
+    trough = ZoneConfig(
+        name="trough", kind="trough", points=[(0, 0.4), (1, 0.4), (1, 0.7), (0, 0.7)]
+    )
+    zones = ZoneSettings(zones=[trough])  # two observations in a row to enter
+    monitor, tracker = ZoneMonitor(zones, camera="cam"), Tracker(TrackerSettings(min_hits=1))
+    cows = [(0.15, 0.6), (0.45, 0.6)]
+    found_at = None
+    for i in range(60):
+        t = i * 0.2
+        feet = [*cows, (0.8, 0.6 if t >= 2.0 else 0.8)]  # the third cow steps in at 2.0 s
+        boxes = [
+            Detection(label="cow", class_id=0, score=0.9, x1=x - 0.1, y1=y - 0.2, x2=x + 0.1, y2=y)
+            for x, y in feet
+        ]
+        update = tracker.update(boxes, t)
+        scene = Scene("cam", t, NOON, update, monitor.update(update), monitor, {"trough": "trough"})
+        if rule.observe(scene) and found_at is None:
+            found_at = t
+    assert found_at == pytest.approx(7.0)  # 2.0 + hold, not 2.2 (the debounced entry) + hold

@@ -183,3 +183,12 @@ def test_scene_zones_become_frame_unit_zone_settings() -> None:
     zones = zones_of_scene(truth).zones
     assert [(z.name, z.kind) for z in zones] == [("pen", "pen")]
     assert zones[0].points == [(0.0, 0.0), (0.5, 0.0), (0.5, 0.5)]
+
+
+def test_entered_at_is_the_first_frame_inside_not_the_debounced_one() -> None:
+    xs = [0.62, 0.58, 0.54, 0.48, 0.45, 0.42]  # from the road into the pen on frame 3
+    monitor, events = run([[cow_feet_at(x)] for x in xs], ZoneSettings(zones=[PEN, ROAD]))
+    assert ("enter", "moved", "north pen", 4) in events  # confirmed on frame 4
+    [track_id] = monitor.members("north pen")
+    assert monitor.entered_at(track_id, "north pen") == pytest.approx(3 / FPS)
+    assert monitor.entered_at(track_id, "road") is None  # left it
