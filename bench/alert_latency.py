@@ -125,6 +125,11 @@ def latency_scenario(preset: str, seed: int) -> Scenario:
     return Scenario(preset, False, seed, SCENE_S, fps=10.0, analyzers=analyzers)
 
 
+def latency_scenarios(seeds: int, presets: tuple[str, ...] = PRESETS) -> list[Scenario]:
+    """The scenes, seed by seed, in preset order."""
+    return [latency_scenario(p, seed) for seed in range(1, seeds + 1) for p in presets]
+
+
 def detector_config(model_cache: Path) -> dict[str, object]:
     return {"type": "model", "cache_dir": str(model_cache), "score": NIGHT_MIN_SCORE}
 
@@ -341,7 +346,7 @@ def percentile(values: list[float], share: float) -> float:
 async def measure(
     seeds: int, cache: Path, model_cache: Path, say: Say, presets: tuple[str, ...] = PRESETS
 ) -> list[Expected]:
-    scenarios = [latency_scenario(p, seed) for seed in range(1, seeds + 1) for p in presets]
+    scenarios = latency_scenarios(seeds, presets)
     await compose_all(scenarios, cache, say)
     expected: list[Expected] = []
     pairs = [scenarios[i : i + 2] for i in range(0, len(scenarios), 2)]

@@ -155,7 +155,9 @@ async def play(
         if reason is None:
             continue
         frame = Frame(image, number, at, at)  # video time on both clocks
-        await pipeline.process(InferenceFrame(frame, reason, stats.fraction, stats.brightness))
+        await pipeline.process(
+            InferenceFrame(frame, reason, stats.fraction, stats.brightness, stats.prepared)
+        )
         if pipeline.next_look is not None:
             gate.request(pipeline.next_look)
         if pipeline.counters.inferred % PROGRESS_EVERY == 0:
@@ -233,15 +235,6 @@ def judge_latency(
     hold = alert_latency.hold_of(result.scenario.preset)
     delays = dict.fromkeys(KIND_OF_CONDITION, hold)
     judge(result, truth_conditions, cases, delays, alert_latency.EARLY_S, alert_latency.WAIT_S)
-
-
-def latency_scenarios(seeds: int) -> list[Scenario]:
-    """`bench.alert_latency`'s scenes, in its order."""
-    return [
-        alert_latency.latency_scenario(p, seed)
-        for seed in range(1, seeds + 1)
-        for p in alert_latency.PRESETS
-    ]
 
 
 async def measure(
@@ -346,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
 
     if args.latency_scenes:
-        scenarios = latency_scenarios(args.seeds)
+        scenarios = alert_latency.latency_scenarios(args.seeds)
     else:
         scenarios = quality_scenarios(args.event_seconds, args.quiet_seconds)
     scenarios = [s for s in scenarios if args.only in s.name]

@@ -21,7 +21,7 @@ from appliance.analyzers.steady import (
     inside,
     whole,
 )
-from appliance.vision.tracker import MOVING_MAX_AGE_S, MOVING_WINDOW_S, Track, on_the_move
+from appliance.vision.tracker import MOVING_MAX_AGE_S, Track, on_the_move, position_before
 from contracts import FarmEvent, FarmEventKind, Severity
 
 DEPARTED_S = 30.0  # a drop follows an animal seen leaving at most this long before it
@@ -78,9 +78,8 @@ def _walking_out(track: Track, width: float | None) -> bool:
     with at most `LEAVING_WITHIN` box widths to go (its own, or `width`, an animal's, if that
     is less: a box over the herd is wider). The detector often loses an animal walking out
     before its box reaches the edge; one it stops seeing where it stands is not walking."""
-    t = track.last_seen
-    past = next((p for p in reversed(track.history) if t - p.t >= MOVING_WINDOW_S), None)
-    if past is None or t - past.t > MOVING_MAX_AGE_S or not _seen_walking(track):
+    past = position_before(track, track.last_seen)
+    if past is None or not _seen_walking(track):
         return False
     x, y = track.centre
     x1, _, x2, y2 = track.box

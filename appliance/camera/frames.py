@@ -43,3 +43,5 @@ class InferenceFrame:
     """Share of changed pixels against the previously looked-at frame (0-1)."""
     brightness: float | None = None
     """Mean grey level (0-255) of the gate's shrunk view, when the gate measured it."""
+    view: Image | None = None
+    """The gate's shrunk, blurred grey view of the frame, when the gate made it."""

@@ -262,7 +262,9 @@ class CameraSource:
         self._counts[reason.value] += 1
         if self._chosen is not None:
             self._counts["skipped"] += 1
-        self._chosen = InferenceFrame(sample.frame, reason, motion.fraction, motion.brightness)
+        self._chosen = InferenceFrame(
+            sample.frame, reason, motion.fraction, motion.brightness, motion.prepared
+        )
         self._chosen_ready.set()
 
     def _check_health(self, stats: FrameStats) -> None:

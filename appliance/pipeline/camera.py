@@ -77,7 +77,6 @@ class CameraPipeline:
         self.zone_kinds = {z.name: z.kind for z in settings.zones.zones}
         self.analyzers = build(list(settings.analyzers), self.camera_id)
         self.counters = PipelineCounters()
-        self._profile: Profile = self.selector.day
         self.closer = CloserLook(settings.closer_look, MotionGate(settings.source.motion))
         self.live: LiveView | None = None
         self.source: CameraSource | None = None
@@ -131,10 +130,12 @@ class CameraPipeline:
         captured = datetime.fromtimestamp(frame.captured_at, UTC)
         height, width = frame.image.shape[:2]
         brightness = mean_luma(frame.image) if item.brightness is None else item.brightness
-        profile = self._profile = self.selector.select_profile(captured.astimezone(), brightness)
+        profile = self.selector.select_profile(captured.astimezone(), brightness)
         detections = profile.apply(result.detections, width / height)
-        region = self.closer.region(frame.image, detections, frame.captured_at)
-        closer = [] if region is None else await self._look_closer(frame, region, detections)
+        region = self.closer.region(frame.image, detections, frame.captured_at, item.view)
+        closer = (
+            [] if region is None else await self._look_closer(frame, region, detections, profile)
+        )
         again = region is not None and self.closer.found(region, frame.captured_at, bool(closer))
         detections += closer
         update = self.tracker.update(detections, frame.captured_at)
@@ -163,9 +164,10 @@ class CameraPipeline:
         self.next_look = self._next_look(frame, update.confirmed, again=again)
 
     async def _look_closer(
-        self, frame: Frame, region: Region, seen: list[Detection]
+        self, frame: Frame, region: Region, seen: list[Detection], profile: Profile
     ) -> list[Detection]:
-        """New objects a second inference finds in `region` of the frame."""
+        """New objects a second inference finds in `region` of the frame (kept by the frame's
+        filter `profile`)."""
         try:
             result = await self.runner.detect(
                 self.camera_id,
@@ -180,7 +182,7 @@ class CameraPipeline:
         height, width = frame.image.shape[:2]
         followed = [t for t in self.tracker.tracks if t.state is not TrackState.TENTATIVE]
         found = new_objects(result.detections, region, frame.image.shape, seen, followed)
-        kept = self._profile.apply(found, width / height)
+        kept = profile.apply(found, width / height)
         self.counters.closer_found += len(kept)
         return kept
 

@@ -20,9 +20,10 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from appliance.analyzers.steady import covered
 from appliance.camera.frames import Image
 from appliance.camera.motion import MotionGate
-from appliance.vision.tracker import Track
+from appliance.vision.tracker import Box, Track
 from contracts.vision import Detection
 
 CUT_MARGIN = 0.01  # of the crop: a box this near an inner edge of the crop is cut by it
@@ -93,11 +94,14 @@ class CloserLook:
         self._previous: Image | None = None
         self._held: tuple[Region, float] | None = None  # where something new was found, when
 
-    def region(self, image: Image, detections: list[Detection], t: float) -> Region | None:
+    def region(
+        self, image: Image, detections: list[Detection], t: float, view: Image | None = None
+    ) -> Region | None:
         """Where to look closer on `image` (captured at `t`, found `detections`), if anywhere:
-        around unexplained change, else where something new was found a moment ago. The frame
-        becomes the one the next frame is compared with."""
-        view = self.gate.prepare(image)
+        around unexplained change, else where something new was found a moment ago. `view` is
+        the image as the motion gate prepared it, if the camera did already. The frame becomes
+        the one the next frame is compared with."""
+        view = self.gate.prepare(image) if view is None else view
         previous, self._previous = self._previous, view
         if not self.settings.enabled or previous is None or previous.shape != view.shape:
             return None
@@ -207,9 +211,10 @@ def new_objects(
                 "y2": (region.y1 + d.y2 * ch) / full_h,
             }
         )
-        if any(_inside(mapped, s) >= SAME_OBJECT for s in seen) or any(
+        box = _corners(mapped)
+        if any(covered(box, _corners(s)) >= SAME_OBJECT for s in seen) or any(
             (f.label == mapped.label or f.score >= mapped.score or f.age_s >= ESTABLISHED_S)
-            and max(_inside(mapped, f.detection), _inside(f.detection, mapped)) >= SAME_OBJECT
+            and max(covered(box, f.box), covered(f.box, box)) >= SAME_OBJECT
             for f in followed
         ):
             continue
@@ -217,10 +222,5 @@ def new_objects(
     return kept
 
 
-def _inside(a: Detection, b: Detection) -> float:
-    """Share of box `a` that lies inside box `b`."""
-    w = min(a.x2, b.x2) - max(a.x1, b.x1)
-    h = min(a.y2, b.y2) - max(a.y1, b.y1)
-    if w <= 0 or h <= 0 or a.area <= 0:
-        return 0.0
-    return w * h / a.area
+def _corners(d: Detection) -> Box:
+    return (d.x1, d.y1, d.x2, d.y2)

@@ -396,11 +396,18 @@ MOVING_MAX_AGE_S = 3.0  # and at most this long (older positions say nothing of 
 MOVING_SHARE = 0.05  # of the box diagonal per second: a walk, not box jitter
 
 
+def position_before(track: Track, t: float) -> Position | None:
+    """The latest position of the track at least `MOVING_WINDOW_S` before `t`, if it is not
+    older than `MOVING_MAX_AGE_S` (older positions say nothing of how it moves now)."""
+    past = next((p for p in reversed(track.history) if t - p.t >= MOVING_WINDOW_S), None)
+    return None if past is None or t - past.t > MOVING_MAX_AGE_S else past
+
+
 def on_the_move(track: Track, t: float) -> bool:
     """Whether the track's centre moved at least `MOVING_SHARE` of its box diagonal per second
     over the last `MOVING_WINDOW_S` or more (box jitter of a standing animal does not)."""
-    past = next((p for p in reversed(track.history) if t - p.t >= MOVING_WINDOW_S), None)
-    if past is None or t - past.t > MOVING_MAX_AGE_S:
+    past = position_before(track, t)
+    if past is None:
         return False
     x1, y1, x2, y2 = track.box
     moved = math.hypot((x1 + x2) / 2 - past.x, (y1 + y2) / 2 - past.y)

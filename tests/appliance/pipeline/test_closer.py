@@ -183,7 +183,9 @@ async def first_dog_s(
         if reason is None:
             continue
         frame = Frame(image, number, at, at)
-        await pipeline.process(InferenceFrame(frame, reason, stats.fraction, stats.brightness))
+        await pipeline.process(
+            InferenceFrame(frame, reason, stats.fraction, stats.brightness, stats.prepared)
+        )
         if pipeline.next_look is not None:
             gate.request(pipeline.next_look)
         live = pipeline.live
