@@ -1,6 +1,7 @@
 """Farm events against ground truth over an hour of composed day and night video.
 
     python -m bench.event_quality [--cache-dir DIR] [--event-seconds 150] [--quiet-seconds 300]
+                                  [--night-tiles]
 
 Every scenario of `bench.farm_scenes` (escape, intruder, predator, animal down, head-count
 drop, crowding, by day and by night, and quiet herds) is played through the real camera
@@ -52,6 +53,7 @@ from appliance.camera.settings import CameraSettings
 from appliance.inference import PluginSpec, Runner, RunnerSettings
 from appliance.pipeline.camera import CameraPipeline
 from appliance.pipeline.settings import CameraPipelineSettings, VisionPipelineSettings
+from appliance.pipeline.tiles import NightTilesSettings
 from appliance.store.db import Database
 from appliance.store.events import EventStore
 from appliance.vision.settings import NIGHT_MIN_SCORE
@@ -123,7 +125,12 @@ def runner_settings(model_cache: Path) -> RunnerSettings:
 
 
 async def play(
-    s: Scenario, cache: Path, runner: Detects, events: EventStore, say: Say
+    s: Scenario,
+    cache: Path,
+    runner: Detects,
+    events: EventStore,
+    say: Say,
+    night_tiles: bool = False,
 ) -> tuple[int, float, float]:
     """Feed the scenario's video through a camera pipeline; (inferred, start epoch, seconds)."""
     truth = s.truth(cache)
@@ -134,6 +141,7 @@ async def play(
         deadline_s=30.0,  # no real-time pacing: wait for the worker, however busy the machine
         zones=zones_of(truth),
         analyzers=list(s.analyzers),
+        night_tiles=NightTilesSettings(enabled=night_tiles),
     )
     processing = VisionPipelineSettings().processing  # the appliance's defaults
     # the pipeline calls only `detect` on its runner, which a CachedRunner has too
@@ -244,6 +252,7 @@ async def measure(
     say: Say,
     latency: bool = False,
     detections_cache: Path | None = None,
+    night_tiles: bool = False,
 ) -> tuple[list[ScenarioResult], str]:
     """Play and judge every scenario (`judge_latency` when `latency`); the results and the
     detections cache's hits and misses (empty without a cache)."""
@@ -274,7 +283,9 @@ async def measure(
                 try:
                     for index, s in enumerate(scenarios, start=1):
                         began = time.monotonic()
-                        inferred, start_at, seconds = await play(s, cache, detects, events, say)
+                        inferred, start_at, seconds = await play(
+                            s, cache, detects, events, say, night_tiles
+                        )
                         wall = time.monotonic() - began
                         result = ScenarioResult(s, seconds, inferred, wall)
                         conditions = [(c.condition, c.start_s) for c in s.truth(cache).conditions]
@@ -333,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         help="play bench.alert_latency's scenes and print the offline alert latency",
     )
     parser.add_argument("--seeds", type=int, default=1, help="--latency-scenes: scenes per preset")
+    parser.add_argument(
+        "--night-tiles", action="store_true", help="turn the cameras' night tiles on"
+    )
     args = parser.parse_args(argv)
 
     def say(line: str) -> None:
@@ -351,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             say,
             latency=args.latency_scenes,
             detections_cache=args.detections_cache,
+            night_tiles=args.night_tiles,
         )
     )
     recall, false_rate, hours, wall = summary(results)

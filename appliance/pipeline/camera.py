@@ -20,6 +20,7 @@ from appliance.inference import InferenceError, Runner
 from appliance.media.buffer import CameraBuffer
 from appliance.pipeline.closer import CloserLook, Region, crop, new_objects
 from appliance.pipeline.settings import CameraPipelineSettings
+from appliance.pipeline.tiles import in_frame, merge, tiles
 from appliance.store.events import EventStore
 from appliance.vision.filters import FilterSettings, Profile
 from appliance.vision.profile import NightSettings, ProfileSelector, mean_luma
@@ -45,6 +46,8 @@ class PipelineCounters:
     """Second inferences on a crop around unexplained motion."""
     closer_found: int = 0
     """Objects those found that the whole frame had not."""
+    tiles_looked: int = 0
+    """Night tiles inferred."""
     # capture (monotonic stamp) to tracker update done, per inferred frame; the latest ones
     pipeline_ms: deque[float] = field(default_factory=lambda: deque(maxlen=PIPELINE_MS_KEPT))
 
@@ -131,7 +134,10 @@ class CameraPipeline:
         height, width = frame.image.shape[:2]
         brightness = mean_luma(frame.image) if item.brightness is None else item.brightness
         profile = self.selector.select_profile(captured.astimezone(), brightness)
-        detections = profile.apply(result.detections, width / height)
+        found = result.detections
+        if profile.name == "night" and self.settings.night_tiles.enabled:
+            found = merge(found + await self._tiles(frame))
+        detections = profile.apply(found, width / height)
         region = self.closer.region(frame.image, detections, frame.captured_at, item.view)
         closer = (
             [] if region is None else await self._look_closer(frame, region, detections, profile)
@@ -185,6 +191,26 @@ class CameraPipeline:
         kept = profile.apply(found, width / height)
         self.counters.closer_found += len(kept)
         return kept
+
+    async def _tiles(self, frame: Frame) -> list[Detection]:
+        """What the detector finds in the frame's night tiles (frame coordinates, boxes cut by
+        a tile's inner edge dropped)."""
+        height, width = frame.image.shape[:2]
+        found: list[Detection] = []
+        for region in tiles(width, height, self.settings.night_tiles):
+            try:
+                result = await self.runner.detect(
+                    self.camera_id,
+                    crop(frame.image, region),
+                    plugin=self.settings.detector,
+                    deadline_s=self.settings.deadline_s,
+                )
+            except InferenceError as err:
+                log.debug("camera %s: night tile skipped (%s)", self.camera_id, err)
+                continue
+            self.counters.tiles_looked += 1
+            found += in_frame(result.detections, region, width, height)
+        return found
 
     def _next_look(self, frame: Frame, tracks: list[Track], again: bool) -> float | None:
         """The monotonic time the next frame should be inferred at even if little changes: the

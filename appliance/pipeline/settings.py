@@ -8,6 +8,7 @@ from appliance.analyzers.registry import AnalyzerSettings, default_analyzers
 from appliance.camera.settings import CameraSettings
 from appliance.inference.settings import PluginSpec, RunnerSettings
 from appliance.pipeline.closer import CloserLookSettings
+from appliance.pipeline.tiles import NightTilesSettings
 from appliance.vision.settings import NIGHT_MIN_SCORE, VisionSettings
 from appliance.vision.tracker import TrackerSettings
 from appliance.vision.zones import ZoneSettings
@@ -36,6 +37,10 @@ class CameraPipelineSettings(BaseModel):
     closer_look: CloserLookSettings = Field(
         default_factory=CloserLookSettings,
         description="A second inference on the part of a frame that moved with no detection.",
+    )
+    night_tiles: NightTilesSettings = Field(
+        default_factory=NightTilesSettings,
+        description="At night, the frame looked at again in overlapping tiles.",
     )
     health_repeat_s: float = Field(
         default=30.0, gt=0, description="Re-report an active camera problem this often."
