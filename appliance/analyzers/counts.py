@@ -121,6 +121,17 @@ def _clearly_out(scene: Scene, track: Track, zone: str) -> bool:
     return not inside(anchor, polygon) and edge_distance(anchor, polygon) >= OUT_MIN
 
 
+def _behind(track: Track, animals: list[Track]) -> bool:
+    """Whether the lost track, short of the edge of the view, lies mostly (`HIDDEN_BY`) under
+    an animal seen now at its depth: it went behind that animal, it did not walk out of view."""
+    return not _at_edge(track) and any(
+        o.id != track.id
+        and covered(track.box, o.box) >= HIDDEN_BY
+        and abs(track.box[3] - o.box[3]) <= SAME_DEPTH
+        for o in animals
+    )
+
+
 def _seen_walking(track: Track) -> bool:
     """Whether the lost track was on the move when last seen, and seen on `SIGHTINGS` frames or
     more in its last `MOVING_MAX_AGE_S` (the pipeline infers often while something moves; a box
@@ -190,7 +201,8 @@ class HeadcountAnalyzer(Analyzer):
     before the count fell: a whole animal seen in the zone and then, walking, well outside it
     (`OUT_MIN`, with a box about as tall as inside: not its head bobbing over the fence), or
     lost leaving the view after it was seen walking on several frames (`SIGHTINGS`: not a
-    box at night seen twice, seconds apart). A box once seen over several animals (two or
+    box at night seen twice, seconds apart) and not lost under an animal standing at its
+    depth short of the edge (it went behind that one). A box once seen over several animals (two or
     more boxes inside it: the herd boxed as one at night) is never an animal leaving."""
 
     key: ClassVar[str] = "headcount"
@@ -293,7 +305,7 @@ class HeadcountAnalyzer(Analyzer):
                     inside_now.pop(track.id, None)
                 elif track.id in inside_now and _out_of_view(track, width):
                     del inside_now[track.id]
-                    if _seen_walking(track):
+                    if _seen_walking(track) and not _behind(track, animals):
                         self._left[zone] = track.last_seen
             for track in scene.update.removed:
                 inside_now.pop(track.id, None)

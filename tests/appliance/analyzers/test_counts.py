@@ -219,6 +219,19 @@ def test_a_cow_lost_in_the_middle_of_the_pen_is_no_drop(speed: float, lost_s: fl
     assert play(fourth_cow(speed, lost_s)) == []
 
 
+def test_a_cow_lost_behind_another_near_the_edge_is_no_departure() -> None:
+    # a cow grazes near the left edge of the view; the fourth cow steps left behind it (same
+    # depth) and the detector sees one box for the two from then on: hidden, not gone
+    near_edge = (0.02, 0.42, 0.17, 0.62)
+    herd = [near_edge, *STANDING[1:]]
+    walk = fourth_cow(speed=-0.05, lost_s=8.6)
+
+    def boxes(t: float) -> list[Box]:
+        return [*herd, *walk(t)[len(STANDING) :]]
+
+    assert play(boxes) == []
+
+
 def test_a_flickering_box_over_the_herd_is_no_departure() -> None:
     # on dark frames the detector now and then boxes the fourth cow and its neighbour as one
     # box, jumping left and right; then it stops seeing the fourth cow where it stands, last
