@@ -249,6 +249,14 @@ async def bus(request: pytest.FixtureRequest, tmp_path: Path):
 
 @pytest.mark.timeout(600)  # a few minutes on a loaded 2-core machine
 @pytest.mark.parametrize("rates", [CHAOS], ids=["chaos"])
+# aiormq 7.2.4: when the proxy resets a connection, its reader's done-callback starts a task
+# that closes the connection; one reset just before the test's loop ends leaves that close
+# coroutine never awaited (a library shutdown race, not a lost message: the test's own
+# assertions had passed when it was reported, CI 2026-11-30)
+@pytest.mark.filterwarnings(
+    "ignore:Exception ignored in. <coroutine object Connection.close:"
+    "pytest.PytestUnraisableExceptionWarning"
+)
 async def test_every_event_lands_once_in_central_and_once_per_id_on_the_bus(
     bus: BusUnderTest,
     rates: FaultRates,
