@@ -15,13 +15,20 @@ from appliance.analyzers.steady import (
     PART_OF,
     SAME_DEPTH,
     Run,
+    area,
     covered,
     edge_distance,
     hold_end,
     inside,
     whole,
 )
-from appliance.vision.tracker import MOVING_MAX_AGE_S, Track, on_the_move, position_before
+from appliance.vision.tracker import (
+    MOVING_MAX_AGE_S,
+    Box,
+    Track,
+    on_the_move,
+    position_before,
+)
 from contracts import FarmEvent, FarmEventKind, Severity
 
 DEPARTED_S = 30.0  # a drop follows an animal seen leaving at most this long before it
@@ -32,6 +39,7 @@ RECOUNT_AFTER_S = 0.01  # a frame this long after its `edge_s` ran out no longer
 LEAVING_WITHIN = 1.5  # box widths: lost walking to the edge of the view this near, it left
 BACKDATE_S = 1.0  # a crowd is timed from its last animal's first sighting this long ago at most
 HIDDEN_BY = 0.5  # share of a lost box under a box seen now at its depth: it is that box
+SPLIT_S = 3.0  # boxes splitting the box an animal filled this recently are that animal
 
 
 def _animals_in_zones(scene: Scene, labels: list[str]) -> dict[str, list[Track]]:
@@ -189,8 +197,9 @@ class HeadcountAnalyzer(Analyzer):
     been seen for that long, after it was seen at least once (a camera that never sees the
     whole herd, e.g. at night, reports no drop).
 
-    Counted are the whole animals seen now (a part box, a second box on one animal, or one
-    lying mostly over two animals standing side by side at its depth, is not another animal)
+    Counted are the whole animals seen now (a part box, a second box on one animal, one
+    lying mostly over two animals standing side by side at its depth, or a row of boxes
+    splitting an animal seen whole a moment ago, is not another animal)
     and those the tracker still keeps lost: an animal missed for a moment inside the pen is
     not a drop. A lost box is not counted when it was a part box, when a box seen now at its
     depth covers it (it is that box, under a new id), or when it was last seen leaving the
@@ -219,6 +228,7 @@ class HeadcountAnalyzer(Analyzer):
         self._left: dict[str, float] = {}  # zone -> when an animal was last seen leaving it
         self._recount: float | None = None  # when a lost animal leaving the view stops counting
         self._group: set[int] = set()  # tracks once seen as a box over several animals
+        self._filled: dict[int, tuple[Box, float]] = {}  # track -> largest recent box, when
 
     def _count(
         self, scene: Scene, config: HeadcountConfig, seen: list[Track], whole_seen: list[Track]
@@ -251,6 +261,7 @@ class HeadcountAnalyzer(Analyzer):
         boxes = [t for t in scene.update.confirmed if t.label in config.labels]
         animals = whole(boxes)  # a part box, or a second box on one animal, is no animal
         animals = [t for t in animals if not _between(t, animals)]
+        animals = self._unsplit(scene, animals)
         counts = self._count(scene, config, boxes, animals)
         self._group |= {t.id for t in animals if _over_several(t, boxes)}
         self._note_departures(scene, [t for t in animals if t.id not in self._group])
@@ -285,6 +296,33 @@ class HeadcountAnalyzer(Analyzer):
                     )
                 )
         return found
+
+    def _unsplit(self, scene: Scene, animals: list[Track]) -> list[Track]:
+        """The animals without the boxes that split one animal seen whole a moment ago: two or
+        more boxes, each under half its size, lying mostly inside the box one animal filled
+        in the last `SPLIT_S` are that animal (the back cows of a herd turning their heads
+        are boxed as a row of heads). The largest stays if that animal's own track has
+        shrunk to one of them; none does if its track is lost (the tracker counts it)."""
+        t = scene.t
+        self._filled = {k: v for k, v in self._filled.items() if t - v[1] <= SPLIT_S}
+        lost = {track.id for track in scene.update.lost}
+        dropped: set[int] = set()
+        for owner, (box, _) in self._filled.items():
+            inner = [
+                a
+                for a in animals
+                if area(a.box) <= 0.5 * area(box) and covered(a.box, box) >= PART_OF
+            ]
+            if len(inner) < 2 and not (inner and owner in lost):
+                continue
+            keep = None if owner in lost else max(inner, key=lambda a: area(a.box))
+            dropped |= {a.id for a in inner if a is not keep}
+        kept = [a for a in animals if a.id not in dropped]
+        for a in kept:
+            old = self._filled.get(a.id)
+            if old is None or area(a.box) >= area(old[0]):
+                self._filled[a.id] = (a.box, t)
+        return kept
 
     def _note_departures(self, scene: Scene, animals: list[Track]) -> None:
         """Follow the whole animals seen in each zone; note when one walks out of it or is

@@ -25,14 +25,15 @@ def covered(inner: Box, outer: Box) -> float:
     return width * height / area
 
 
-def _area(box: Box) -> float:
+def area(box: Box) -> float:
+    """A box's area (frame units)."""
     return (box[2] - box[0]) * (box[3] - box[1])
 
 
 def iou(a: Box, b: Box) -> float:
     """Intersection over union of two boxes."""
-    inner = covered(a, b) * _area(a)
-    union = _area(a) + _area(b) - inner
+    inner = covered(a, b) * area(a)
+    union = area(a) + area(b) - inner
     return inner / union if union > 0 else 0.0
 
 
@@ -44,7 +45,7 @@ def whole(tracks: list[Track]) -> list[Track]:
         if not any(
             o is not t
             and o.label == t.label
-            and _area(o.box) > _area(t.box)
+            and area(o.box) > area(t.box)
             and covered(t.box, o.box) >= PART_OF
             for o in tracks
         )

@@ -266,6 +266,31 @@ def test_a_box_over_halves_of_two_cows_does_not_end_a_drop() -> None:
     assert alerts[0].t <= WALK_OUT_LOST_S - STEP_S + edge_s + HOLD_S + 2 * STEP_S
 
 
+def test_a_cow_boxed_as_a_row_of_heads_does_not_end_a_drop() -> None:
+    # after the fourth cow walked out of sight, the detector now and then boxes the back cow
+    # as three small boxes side by side (its head and the heads behind it): they are that
+    # cow, not three more
+    back = STANDING[0]
+    heads = [(0.40, 0.42, 0.45, 0.50), (0.45, 0.42, 0.50, 0.50), (0.50, 0.42, 0.55, 0.50)]
+    walk_out = fourth_cow(speed=-0.05, lost_s=WALK_OUT_LOST_S)
+
+    lowered = (0.40, 0.42, 0.50, 0.56)  # its box follows its head down first
+
+    def boxes(t: float) -> list[Box]:
+        seen = walk_out(t)
+        others = [b for b in seen if b != back]
+        phase = (t - WALK_OUT_LOST_S) % 4
+        if t < WALK_OUT_LOST_S + 1.0 or phase >= 2.4:
+            return seen
+        return [lowered, *others] if phase < 0.4 else [*heads, *others]
+
+    alerts = play(boxes)
+
+    assert alerts
+    edge_s = HeadcountConfig(expected={}).edge_s
+    assert alerts[0].t <= WALK_OUT_LOST_S - STEP_S + edge_s + HOLD_S + 2 * STEP_S
+
+
 def test_a_head_box_bobbing_over_the_far_fence_is_no_departure() -> None:
     # at night only the head of a cow at the back of the pen is boxed; as it lifts its head
     # the box's bottom crosses the fence line by a little: the cow did not leave
