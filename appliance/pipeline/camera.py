@@ -16,11 +16,11 @@ from appliance.analyzers.registry import build
 from appliance.camera import CameraHealthEvent, CameraSource, InferenceFrame
 from appliance.camera.frames import Frame
 from appliance.camera.motion import MotionGate
-from appliance.inference import InferenceError, Runner
+from appliance.inference import DetectResult, InferenceError, Runner
 from appliance.media.buffer import CameraBuffer
-from appliance.pipeline.closer import CloserLook, Region, crop, new_objects
+from appliance.pipeline.closer import CloserLook, Region, crop, in_frame, new_objects
 from appliance.pipeline.settings import CameraPipelineSettings
-from appliance.pipeline.tiles import in_frame, merge, tiles
+from appliance.pipeline.tiles import merge, tiles
 from appliance.store.events import EventStore
 from appliance.vision.filters import FilterSettings, Profile
 from appliance.vision.profile import NightSettings, ProfileSelector, mean_luma
@@ -174,15 +174,8 @@ class CameraPipeline:
     ) -> list[Detection]:
         """New objects a second inference finds in `region` of the frame (kept by the frame's
         filter `profile`)."""
-        try:
-            result = await self.runner.detect(
-                self.camera_id,
-                crop(frame.image, region),
-                plugin=self.settings.detector,
-                deadline_s=self.settings.deadline_s,
-            )
-        except InferenceError as err:
-            log.debug("camera %s: no closer look (%s)", self.camera_id, err)
+        result = await self._detect_crop(frame, region, "closer look")
+        if result is None:
             return []
         self.counters.closer_looks += 1
         height, width = frame.image.shape[:2]
@@ -192,21 +185,27 @@ class CameraPipeline:
         self.counters.closer_found += len(kept)
         return kept
 
+    async def _detect_crop(self, frame: Frame, region: Region, what: str) -> DetectResult | None:
+        """The detector's answer on `region` of the frame; None (logged) when it gave none."""
+        try:
+            return await self.runner.detect(
+                self.camera_id,
+                crop(frame.image, region),
+                plugin=self.settings.detector,
+                deadline_s=self.settings.deadline_s,
+            )
+        except InferenceError as err:
+            log.debug("camera %s: %s skipped (%s)", self.camera_id, what, err)
+            return None
+
     async def _tiles(self, frame: Frame) -> list[Detection]:
         """What the detector finds in the frame's night tiles (frame coordinates, boxes cut by
         a tile's inner edge dropped)."""
         height, width = frame.image.shape[:2]
         found: list[Detection] = []
         for region in tiles(width, height, self.settings.night_tiles):
-            try:
-                result = await self.runner.detect(
-                    self.camera_id,
-                    crop(frame.image, region),
-                    plugin=self.settings.detector,
-                    deadline_s=self.settings.deadline_s,
-                )
-            except InferenceError as err:
-                log.debug("camera %s: night tile skipped (%s)", self.camera_id, err)
+            result = await self._detect_crop(frame, region, "night tile")
+            if result is None:
                 continue
             self.counters.tiles_looked += 1
             found += in_frame(result.detections, region, width, height)

@@ -176,6 +176,32 @@ def crop(image: Image, region: Region) -> Image:
     return np.ascontiguousarray(image[region.y1 : region.y2, region.x1 : region.x2])
 
 
+def in_frame(found: list[Detection], region: Region, width: int, height: int) -> list[Detection]:
+    """A crop's detections in frame coordinates (a `width` x `height` frame), without the
+    boxes cut by the crop's inner edges (parts of something larger outside it)."""
+    cw, ch = region.x2 - region.x1, region.y2 - region.y1
+    kept = []
+    for d in found:
+        if (
+            (region.x1 > 0 and d.x1 <= CUT_MARGIN)
+            or (region.y1 > 0 and d.y1 <= CUT_MARGIN)
+            or (region.x2 < width and d.x2 >= 1 - CUT_MARGIN)
+            or (region.y2 < height and d.y2 >= 1 - CUT_MARGIN)
+        ):
+            continue
+        kept.append(
+            d.model_copy(
+                update={
+                    "x1": (region.x1 + d.x1 * cw) / width,
+                    "y1": (region.y1 + d.y1 * ch) / height,
+                    "x2": (region.x1 + d.x2 * cw) / width,
+                    "y2": (region.y1 + d.y2 * ch) / height,
+                }
+            )
+        )
+    return kept
+
+
 def new_objects(
     found: list[Detection],
     region: Region,
@@ -191,26 +217,8 @@ def new_objects(
     changed by one closer look). A closer look starts tracks; it does not keep old ones
     alive (a cow walking out of view is not held at the edge of the frame by its last sliver)."""
     full_h, full_w = shape[:2]
-    cw, ch = region.x2 - region.x1, region.y2 - region.y1
-    inner_left, inner_top = region.x1 > 0, region.y1 > 0
-    inner_right, inner_bottom = region.x2 < full_w, region.y2 < full_h
     kept = []
-    for d in found:
-        if (
-            (inner_left and d.x1 <= CUT_MARGIN)
-            or (inner_top and d.y1 <= CUT_MARGIN)
-            or (inner_right and d.x2 >= 1 - CUT_MARGIN)
-            or (inner_bottom and d.y2 >= 1 - CUT_MARGIN)
-        ):
-            continue
-        mapped = d.model_copy(
-            update={
-                "x1": (region.x1 + d.x1 * cw) / full_w,
-                "y1": (region.y1 + d.y1 * ch) / full_h,
-                "x2": (region.x1 + d.x2 * cw) / full_w,
-                "y2": (region.y1 + d.y2 * ch) / full_h,
-            }
-        )
+    for mapped in in_frame(found, region, full_w, full_h):
         box = _corners(mapped)
         if any(covered(box, _corners(s)) >= SAME_OBJECT for s in seen) or any(
             (f.label == mapped.label or f.score >= mapped.score or f.age_s >= ESTABLISHED_S)

@@ -16,7 +16,7 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.analyzers.steady import covered, iou
-from appliance.pipeline.closer import CUT_MARGIN, Region
+from appliance.pipeline.closer import Region
 from contracts.vision import Detection
 
 SAME_OBJECT_IOU = 0.5  # boxes of one label overlapping this much are one object
@@ -61,31 +61,6 @@ def _starts(full: int, side: int, stride: float) -> list[int]:
         return [0]
     count = math.ceil((full - side) / stride) + 1
     return [round(i * (full - side) / (count - 1)) for i in range(count)]
-
-
-def in_frame(found: list[Detection], region: Region, width: int, height: int) -> list[Detection]:
-    """A tile's detections in frame coordinates, without boxes cut by its inner edges."""
-    cw, ch = region.x2 - region.x1, region.y2 - region.y1
-    kept = []
-    for d in found:
-        if (
-            (region.x1 > 0 and d.x1 <= CUT_MARGIN)
-            or (region.y1 > 0 and d.y1 <= CUT_MARGIN)
-            or (region.x2 < width and d.x2 >= 1 - CUT_MARGIN)
-            or (region.y2 < height and d.y2 >= 1 - CUT_MARGIN)
-        ):
-            continue
-        kept.append(
-            d.model_copy(
-                update={
-                    "x1": (region.x1 + d.x1 * cw) / width,
-                    "y1": (region.y1 + d.y1 * ch) / height,
-                    "x2": (region.x1 + d.x2 * cw) / width,
-                    "y2": (region.y1 + d.y2 * ch) / height,
-                }
-            )
-        )
-    return kept
 
 
 def merge(detections: list[Detection]) -> list[Detection]:

@@ -16,9 +16,9 @@ from appliance.camera.frames import Frame, InferenceFrame, InferReason
 from appliance.camera.settings import CameraSettings
 from appliance.inference import PluginSpec, PluginState, Runner, RunnerSettings
 from appliance.pipeline.camera import CameraPipeline
-from appliance.pipeline.closer import Region, crop
+from appliance.pipeline.closer import Region, crop, in_frame
 from appliance.pipeline.settings import CameraPipelineSettings
-from appliance.pipeline.tiles import NightTilesSettings, in_frame, merge, tiles
+from appliance.pipeline.tiles import NightTilesSettings, merge, tiles
 from appliance.scenes.compose import Settings, compose
 from appliance.scenes.truth import SceneTruth
 from appliance.store.events import EventStore
