@@ -80,6 +80,14 @@ def test_one_box_per_object_the_best_scored_kept() -> None:
     assert merged == [b, d, c]
 
 
+def test_a_patch_of_a_cow_boxed_as_a_dog_is_dropped_a_dog_beside_it_kept() -> None:
+    cow = box("cow", 0.10, 0.30, 0.40, 0.60, score=0.5)
+    patch = box("dog", 0.15, 0.35, 0.25, 0.45, score=0.7)  # inside the cow: its black patch
+    beside = box("dog", 0.38, 0.45, 0.50, 0.60, score=0.6)  # overlaps the cow only a little
+    calf = box("cow", 0.12, 0.40, 0.26, 0.58, score=0.45)  # same label: the filters judge it
+    assert merge([cow, patch, beside, calf]) == [beside, cow, calf]
+
+
 @pytest.fixture(scope="module")
 def night_escape(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SceneTruth]:
     out = tmp_path_factory.mktemp("scenes")
