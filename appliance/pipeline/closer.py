@@ -219,8 +219,8 @@ def new_objects(
     full_h, full_w = shape[:2]
     kept = []
     for mapped in in_frame(found, region, full_w, full_h):
-        box = _corners(mapped)
-        if any(covered(box, _corners(s)) >= SAME_OBJECT for s in seen) or any(
+        box = corners(mapped)
+        if any(covered(box, corners(s)) >= SAME_OBJECT for s in seen) or any(
             (f.label == mapped.label or f.score >= mapped.score or f.age_s >= ESTABLISHED_S)
             and max(covered(box, f.box), covered(f.box, box)) >= SAME_OBJECT
             for f in followed
@@ -230,5 +230,6 @@ def new_objects(
     return kept
 
 
-def _corners(d: Detection) -> Box:
+def corners(d: Detection) -> Box:
+    """A detection's box as (x1, y1, x2, y2)."""
     return (d.x1, d.y1, d.x2, d.y2)

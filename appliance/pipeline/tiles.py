@@ -16,7 +16,7 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 
 from appliance.analyzers.steady import covered, iou
-from appliance.pipeline.closer import Region
+from appliance.pipeline.closer import Region, corners
 from contracts.vision import Detection
 
 SAME_OBJECT_IOU = 0.5  # boxes of one label overlapping this much are one object
@@ -70,23 +70,17 @@ def merge(detections: list[Detection]) -> list[Detection]:
     as dogs (measured: nearly every false dog of the night scenes lay inside a cow's box)."""
     kept: list[Detection] = []
     for d in sorted(detections, key=lambda d: -d.score):
-        if not any(k.label == d.label and iou(_box(d), _box(k)) >= SAME_OBJECT_IOU for k in kept):
+        if not any(
+            k.label == d.label and iou(corners(d), corners(k)) >= SAME_OBJECT_IOU for k in kept
+        ):
             kept.append(d)
     return [
         d
         for d in kept
         if not any(
             o.label != d.label
-            and _area(o) >= PART_AREA * _area(d)
-            and covered(_box(d), _box(o)) >= PART_OF
+            and o.area >= PART_AREA * d.area
+            and covered(corners(d), corners(o)) >= PART_OF
             for o in kept
         )
     ]
-
-
-def _box(d: Detection) -> tuple[float, float, float, float]:
-    return d.x1, d.y1, d.x2, d.y2
-
-
-def _area(d: Detection) -> float:
-    return (d.x2 - d.x1) * (d.y2 - d.y1)
