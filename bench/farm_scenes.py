@@ -29,7 +29,7 @@ from contracts import FarmEventKind
 DEFAULT_CACHE = Path.home() / ".cache" / "byre" / "bench-scenes"
 LYING_S = 30.0  # animal down: a cow lying still this long (the farm default is 20 min)
 HOLD_S = 20.0  # head-count drop and crowding must hold this long
-TRUTH_VERSION = 2  # how compose decides conditions; raise it to compose cached scenes anew
+TRUTH_VERSION = 3  # how compose decides conditions; raise it to compose cached scenes anew
 
 Say = Callable[[str], None]
 

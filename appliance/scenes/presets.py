@@ -123,14 +123,15 @@ def predator(rng: np.random.Generator, seconds: float) -> Plan:
 
 
 def animal_down(rng: np.random.Generator, seconds: float) -> Plan:
-    """One cow of the herd stops moving for good a fifth of the way in."""
+    """The cow of the herd nearest the camera lies down for good a fifth of the way in (in
+    full view: a cow lying hidden behind others is what no camera can tell)."""
     actors = _herd(rng, seconds, 4)
-    down = actors[1]
+    down = actors[-1]
     stop = 0.2 * seconds
     start = down.path.at(0.0)
     spot = (start[0] + 0.05 if start[0] < 0.3 else start[0] - 0.05, start[1] + 0.01)
     keys = (Key(0.0, *start), Key(0.5 * stop, *start), Key(stop, *spot))
-    actors[1] = Actor(down.track_id, down.sprite, Path(keys), down_at=stop)
+    actors[-1] = Actor(down.track_id, down.sprite, Path(keys), down_at=stop)
     return Plan("animal_down", actors, [ConditionSpec("animal_down", down.track_id, "stops")])
 
 

@@ -152,6 +152,20 @@ def test_downed_animal_never_moves_from_start_frame(make_scene: MakeScene) -> No
     assert not any(moving[i] for i in range(condition.start_frame, truth.frame_count))
 
 
+def test_downed_animal_lies_in_full_view(make_scene: MakeScene) -> None:
+    # the cow nearest the camera lies down: nothing hides it, as a farmer would see it
+    truth = make_scene("animal_down").truth
+    (condition,) = truth.conditions
+    seen = [
+        obj.visibility
+        for frame in truth.frames[condition.start_frame :]
+        for obj in frame.objects
+        if obj.track_id == condition.track_id
+    ]
+    assert seen
+    assert min(seen) >= 0.95
+
+
 def test_same_seed_gives_the_same_truth_and_another_seed_does_not(
     make_scene: MakeScene, tmp_path
 ) -> None:
