@@ -5,13 +5,16 @@ less well, its track ends after a few missed seconds and comes back under a new 
 track of the same label at a spot takes the spot over with its time and its standing height,
 so one animal stays one case (one correlation id) through such gaps. The standing height is
 the tallest box seen on the spot or on the spot the animal walked from (a cow may lie down on
-its last step) at the same depth: heights change with the distance to the camera.
+its last step) at the same depth: heights change with the distance to the camera. The tracker
+often loses an animal as its box shrinks while it lies down and finds it again under another
+id, so a new spot also takes what animals of its kind standing at its depth measure.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -27,6 +30,9 @@ EDGE = 0.01  # of the frame: a box this near the side of the view is cut by it
 SAME_DEPTH = 0.02  # of the frame: box bottoms this close are as far from the camera
 SETTLING = 0.05  # of the standing height: a box still getting this much lower is lying down yet
 LYING_DOWN_S = 3.0  # lying down takes this long at most; a lower box later is the detector's
+DEPTH_BAND = 0.03  # of the frame: standing heights at bottoms this close are alike
+HEIGHTS_KEPT = 2000  # standing heights remembered per label (minutes of a herd)
+MIN_HEIGHTS = 10  # fewer heights than this at a depth say nothing about it
 
 
 class AnimalDownConfig(AnalyzerConfig):
@@ -63,6 +69,7 @@ class _Spot:
     since: float  # still here since
     seen: float
     came_from: float  # tallest box height on the spot it walked from (0: none)
+    typical: float  # what its kind standing at this depth measured when it came (0: unknown)
     tallest: float  # tallest box height seen here
     bottom: float  # bottom edge of the tallest box (how far from the camera it was)
     lying: Run
@@ -71,6 +78,21 @@ class _Spot:
 
     def holds(self, track: Track) -> bool:
         return math.dist(self.anchor, track.centre) <= STILL_SHARE * self.diagonal
+
+
+class _Heights:
+    """Box heights of animals not lying, by the depth of their bottom edge and by label."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, deque[tuple[float, float]]] = {}
+
+    def add(self, label: str, bottom: float, height: float) -> None:
+        self._seen.setdefault(label, deque(maxlen=HEIGHTS_KEPT)).append((bottom, height))
+
+    def standing(self, label: str, bottom: float) -> float:
+        """The median height at this depth; 0 when too few were seen there."""
+        near = sorted(h for b, h in self._seen.get(label, ()) if abs(b - bottom) <= DEPTH_BAND)
+        return near[len(near) // 2] if len(near) >= MIN_HEIGHTS else 0.0
 
 
 class AnimalDownAnalyzer(Analyzer):
@@ -87,6 +109,7 @@ class AnimalDownAnalyzer(Analyzer):
         self._spots: dict[int, _Spot] = {}
         self._of_track: dict[int, int] = {}  # track id -> spot id
         self._ids = itertools.count(1)
+        self._heights = _Heights()
 
     def check(self, scene: Scene) -> list[Finding]:
         config = self.config
@@ -100,17 +123,19 @@ class AnimalDownAnalyzer(Analyzer):
             spot.seen = scene.t
             if height > spot.tallest:
                 spot.tallest, spot.bottom = height, track.box[3]
-            standing = max(spot.tallest, spot.came_from)
+            standing = max(spot.tallest, spot.came_from, spot.typical)
             cut = track.box[0] <= EDGE or track.box[2] >= 1 - EDGE  # its shape says nothing
-            # a lying animal keeps its place on the ground; a box whose bottom went up is the
-            # top of an animal hidden behind another one
-            grounded = abs(track.box[3] - spot.bottom) <= SAME_DEPTH
+            # a lying animal keeps its place on the ground; a box whose bottom went up, or ends
+            # on a nearer animal, is the top of an animal hidden behind another one
+            grounded = track.box[3] >= spot.bottom - SAME_DEPTH and not _hidden(track, animals)
             lying = not cut and grounded and height < config.lying_ratio * standing
             if lying and height < spot.low - SETTLING * standing:
-                spot.low = height
+                spot.low, spot.anchor = height, track.centre  # it lies here, its box settled
                 if spot.low_since is None or scene.t - spot.low_since <= LYING_DOWN_S:
                     spot.lying.since = None  # still lying down: count from when it lay down
             lying_since = spot.lying.update(scene.t, lying)
+            if lying_since is None and not cut:
+                self._heights.add(track.label, track.box[3], height)
             if lying_since is None:
                 spot.low, spot.low_since = math.inf, None
             elif spot.low_since is None:
@@ -124,6 +149,16 @@ class AnimalDownAnalyzer(Analyzer):
         for spot in [s for s in self._spots.values() if scene.t - s.seen > config.forget_s]:
             del self._spots[spot.id]
         return found
+
+    def due(self, now: float) -> float | None:
+        """When an animal lying (or still) now will have done so for long enough."""
+        config = self.config
+        assert isinstance(config, AnimalDownConfig)
+        spots = self._spots.values()
+        ends = [s.since + config.still_s for s in spots]
+        lying = [(s.lying.since, s.since) for s in spots if s.lying.since is not None]
+        ends += [max(since) + config.lying_s for since in lying]
+        return min([end for end in ends if end > now], default=None)
 
     def _place(self, track: Track, t: float, taken: set[int]) -> _Spot:
         """The spot of this animal: its own if it has not moved off it, else one it has come
@@ -158,6 +193,7 @@ class AnimalDownAnalyzer(Analyzer):
             t,
             t,
             came_from,
+            self._heights.standing(track.label, y2),
             y2 - y1,
             y2,
             Run(config.lying_gap_s),
@@ -181,6 +217,16 @@ class AnimalDownAnalyzer(Analyzer):
                 attributes={"still_s": round(still, 1), "lying": lain is not None},
             ),
         )
+
+
+def _hidden(track: Track, animals: list[Track]) -> bool:
+    """Whether the middle of the box's bottom edge lies on a nearer animal's box."""
+    x, y = (track.box[0] + track.box[2]) / 2, track.box[3]
+    return any(
+        o.box[3] > y + SAME_DEPTH and o.box[0] <= x <= o.box[2] and o.box[1] <= y
+        for o in animals
+        if o is not track
+    )
 
 
 def _duration(seconds: float) -> str:

@@ -85,3 +85,72 @@ def test_a_cow_hidden_up_to_its_back_behind_another_is_not_lying() -> None:
         return [cow(STANDING - 0.06, bottom=BOTTOM - 0.06)]
 
     assert play(hidden, 40.0) == []
+
+
+def neighbour(t: float) -> Box:
+    """A cow standing still beside the one that lies down, at the same depth."""
+    return cow(STANDING, left=0.0 + 0.05, right=0.25)
+
+
+def test_a_cow_lost_while_lying_down_is_judged_by_the_cows_standing_at_its_depth() -> None:
+    # the tracker loses it as its box shrinks and boxes it again, lying a step further on,
+    # under a new id (here: after its lost track was dropped): its new spot never saw it
+    # stand; the cows seen standing at that depth (itself before, its neighbour) tell
+    back = DOWN_AT + 11.0
+
+    def lost(t: float) -> list[Box]:
+        if t < DOWN_AT:
+            return [neighbour(t), cow(STANDING)]
+        if t < back:
+            return [neighbour(t)]
+        return [neighbour(t), cow(LYING, left=LEFT + 0.08, right=RIGHT + 0.08)]
+
+    reports = play(lost, 35.0)
+
+    assert reports
+    assert all(finding.event.attributes["lying"] for _, finding in reports)
+    # lying from its first frame back in view (the tracker's two hits to confirm: 0.2 s)
+    assert 0.0 <= reports[0][0] - (back + 10.0) <= 0.5
+
+
+def test_where_it_lies_is_where_its_box_settled() -> None:
+    # its box slides sideways while it lies down; a later wobble of the settled box is no
+    # step off the spot (the clock would start again)
+    def slides(t: float) -> list[Box]:
+        shift = 0.05 * min(max((t - DOWN_AT) / 1.5, 0.0), 1.0) + (0.012 if 15.0 <= t < 15.2 else 0)
+        return [cow(height(t), left=LEFT + shift, right=RIGHT + shift)]
+
+    reports = play(slides, 30.0)
+
+    assert reports
+    assert 0.0 <= reports[0][0] - DUE <= 0.5
+
+
+def test_a_short_box_ending_on_a_nearer_animal_is_not_lying() -> None:
+    front = (LEFT - 0.05, 0.55, RIGHT + 0.05, BOTTOM + 0.1)  # a nearer cow
+
+    def behind(t: float) -> list[Box]:
+        if t < 10.0:
+            return [neighbour(t)]
+        # a cow behind it, first seen from now on: its top only, as far down as the cow in
+        # front; half the height of a cow standing at that depth
+        return [neighbour(t), front, cow(STANDING / 2, left=LEFT + 0.05, right=RIGHT - 0.05)]
+
+    assert play(behind, 40.0) == []
+
+
+def test_the_end_of_a_lying_hold_is_due_for_a_look() -> None:
+    analyzer = AnimalDownAnalyzer(AnimalDownConfig(lying_s=10.0), "cam")
+    tracker = Tracker(TrackerSettings(min_hits=2))
+    monitor = ZoneMonitor(ZoneSettings(), camera="cam")
+    for frame in range(round(15.0 * FPS)):
+        t = frame / FPS
+        x1, y1, x2, y2 = cow(height(t))
+        detection = Detection(label="cow", class_id=0, score=0.9, x1=x1, y1=y1, x2=x2, y2=y2)
+        update = tracker.update([detection], t)
+        analyzer.observe(Scene("cam", t, NOON, update, monitor.update(update), monitor, {}))
+
+    due = analyzer.due(15.0)
+
+    assert due is not None
+    assert DUE - 0.5 <= due <= DUE
