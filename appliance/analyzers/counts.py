@@ -40,6 +40,7 @@ LEAVING_WITHIN = 1.5  # box widths: lost walking to the edge of the view this ne
 BACKDATE_S = 1.0  # a crowd is timed from its last animal's first sighting this long ago at most
 HIDDEN_BY = 0.5  # share of a lost box under a box seen now at its depth: it is that box
 SPLIT_S = 3.0  # boxes splitting the box an animal filled this recently are that animal
+CROSSING_GAP_S = 1.0  # sightings at most this far apart bound when an animal crossed an edge
 
 
 def _animals_in_zones(scene: Scene, labels: list[str]) -> dict[str, list[Track]]:
@@ -56,12 +57,33 @@ def _animals_in_zones(scene: Scene, labels: list[str]) -> dict[str, list[Track]]
 
 def _crowded_since(scene: Scene, zone: str, animals: list[Track], limit: int) -> float:
     """When the zone came to hold more than `limit` of `animals`: the moment the last of them
-    needed was first seen inside, before the zone debounce confirmed it (at most `BACKDATE_S`
-    ago: an animal long in the zone, counted only now, does not cut the hold short)."""
+    needed crossed in, before the zone debounce confirmed it (at most `BACKDATE_S` ago: an
+    animal long in the zone, counted only now, does not cut the hold short)."""
     entries = sorted(
-        scene.t if (at := scene.zones.entered_at(t.id, zone)) is None else at for t in animals
+        scene.t
+        if (at := scene.zones.entered_at(t.id, zone)) is None
+        else _crossed(scene, t, zone, at)
+        for t in animals
     )
     return max(entries[limit], scene.t - BACKDATE_S)
+
+
+def _crossed(scene: Scene, track: Track, zone: str, at: float) -> float:
+    """When the track's anchor crossed into the zone it was first seen inside at `at`: between
+    the sighting before and that one, in proportion to how far each lay from the zone's edge
+    (a moving animal is inferred every few tenths of a second; it crossed in between)."""
+    before = next((p for p in reversed(track.history) if p.t < at), None)
+    first = next((p for p in track.history if p.t >= at), None)
+    if before is None or first is None or first.t - before.t > CROSSING_GAP_S:
+        return at
+    ax, ay = track.anchor(scene.zones.settings.anchor)
+    dx, dy = ax - track.centre[0], ay - track.centre[1]  # the history holds box centres
+    polygon = zone_polygon(scene, zone)
+    out, into = (before.x + dx, before.y + dy), (first.x + dx, first.y + dy)
+    if inside(out, polygon):
+        return at
+    d_out, d_in = edge_distance(out, polygon), edge_distance(into, polygon)
+    return before.t + (first.t - before.t) * d_out / max(d_out + d_in, 1e-9)
 
 
 def _at_edge(track: Track) -> bool:

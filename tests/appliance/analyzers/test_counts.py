@@ -325,3 +325,28 @@ def test_a_crowd_is_timed_from_its_last_animal_first_seen_inside() -> None:
         if rule.observe(scene) and found_at is None:
             found_at = t
     assert found_at == pytest.approx(7.0)  # 2.0 + hold, not 2.2 (the debounced entry) + hold
+
+
+def test_a_crowd_is_timed_from_when_its_last_animal_crossed_in_between_two_looks() -> None:
+    # the third cow walks into the trough at 0.1 a second and crosses its edge (y 0.7) at
+    # 2.0 s; the pipeline looked at 1.8 s (outside) and next at 2.4 s (inside)
+    config = CrowdingConfig(max_animals={"trough": 2}, hold_s=5.0)
+    rule = CrowdingAnalyzer(config, "cam")
+    trough = ZoneConfig(
+        name="trough", kind="trough", points=[(0, 0.4), (1, 0.4), (1, 0.7), (0, 0.7)]
+    )
+    monitor = ZoneMonitor(ZoneSettings(zones=[trough]), camera="cam")
+    tracker = Tracker(TrackerSettings(min_hits=1))
+    times = [0.0, 0.6, 1.2, 1.8, *(round(2.4 + 0.2 * i, 3) for i in range(40))]
+    found_at = None
+    for t in times:
+        feet = [(0.15, 0.6), (0.45, 0.6), (0.8, max(0.9 - 0.1 * t, 0.6))]
+        boxes = [
+            Detection(label="cow", class_id=0, score=0.9, x1=x - 0.1, y1=y - 0.2, x2=x + 0.1, y2=y)
+            for x, y in feet
+        ]
+        update = tracker.update(boxes, t)
+        scene = Scene("cam", t, NOON, update, monitor.update(update), monitor, {"trough": "trough"})
+        if rule.observe(scene) and found_at is None:
+            found_at = t
+    assert found_at == pytest.approx(7.0)  # 2.0 + hold; not 2.4 (first seen inside) + hold
