@@ -129,6 +129,7 @@ def _services(
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("BYRE_")}
     central_env = base_env | {
         "BYRE_CENTRAL_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'central.db'}",
+        "BYRE_CENTRAL_MEDIA__LOCAL__DIRECTORY": str(workdir / "central-media"),
         "BYRE_CENTRAL_PORT": str(central_port),
         "BYRE_CENTRAL_ADMIN_TOKEN": admin_token,
         "BYRE_CENTRAL_LOG_LEVEL": "WARNING",
