@@ -36,8 +36,8 @@ def lies_down(t: float) -> list[Box]:
     return [cow(height(t))]
 
 
-def play(boxes: Boxes, seconds: float) -> list[tuple[float, Finding]]:
-    """What the detector boxes at t is `boxes(t)`; the reports (lying 10 s), timed."""
+def feed(boxes: Boxes, seconds: float) -> tuple[AnimalDownAnalyzer, list[tuple[float, Finding]]]:
+    """What the detector boxes at t is `boxes(t)`; the rule (lying 10 s) and its reports, timed."""
     analyzer = AnimalDownAnalyzer(AnimalDownConfig(lying_s=10.0), "cam")
     tracker = Tracker(TrackerSettings(min_hits=2))
     monitor = ZoneMonitor(ZoneSettings(), camera="cam")
@@ -51,7 +51,11 @@ def play(boxes: Boxes, seconds: float) -> list[tuple[float, Finding]]:
         update = tracker.update(detections, t)
         scene = Scene("cam", t, NOON, update, monitor.update(update), monitor, {})
         reports += [(t, finding) for finding in analyzer.observe(scene)]
-    return reports
+    return analyzer, reports
+
+
+def play(boxes: Boxes, seconds: float) -> list[tuple[float, Finding]]:
+    return feed(boxes, seconds)[1]
 
 
 def test_lying_is_timed_from_when_the_cow_has_lain_down() -> None:
@@ -87,23 +91,21 @@ def test_a_cow_hidden_up_to_its_back_behind_another_is_not_lying() -> None:
     assert play(hidden, 40.0) == []
 
 
-def neighbour(t: float) -> Box:
-    """A cow standing still beside the one that lies down, at the same depth."""
-    return cow(STANDING, left=0.0 + 0.05, right=0.25)
+NEIGHBOUR = cow(STANDING, left=0.05, right=0.25)  # standing still beside it, at its depth
 
 
 def test_a_cow_lost_while_lying_down_is_judged_by_the_cows_standing_at_its_depth() -> None:
     # the tracker loses it as its box shrinks and boxes it again, lying a step further on,
     # under a new id (here: after its lost track was dropped): its new spot never saw it
-    # stand; the cows seen standing at that depth (itself before, its neighbour) tell
+    # stand; the cows seen standing at that depth (itself before, its neighbour) tell its height
     back = DOWN_AT + 11.0
 
     def lost(t: float) -> list[Box]:
         if t < DOWN_AT:
-            return [neighbour(t), cow(STANDING)]
+            return [NEIGHBOUR, cow(STANDING)]
         if t < back:
-            return [neighbour(t)]
-        return [neighbour(t), cow(LYING, left=LEFT + 0.08, right=RIGHT + 0.08)]
+            return [NEIGHBOUR]
+        return [NEIGHBOUR, cow(LYING, left=LEFT + 0.08, right=RIGHT + 0.08)]
 
     reports = play(lost, 35.0)
 
@@ -131,24 +133,16 @@ def test_a_short_box_ending_on_a_nearer_animal_is_not_lying() -> None:
 
     def behind(t: float) -> list[Box]:
         if t < 10.0:
-            return [neighbour(t)]
+            return [NEIGHBOUR]
         # a cow behind it, first seen from now on: its top only, as far down as the cow in
         # front; half the height of a cow standing at that depth
-        return [neighbour(t), front, cow(STANDING / 2, left=LEFT + 0.05, right=RIGHT - 0.05)]
+        return [NEIGHBOUR, front, cow(STANDING / 2, left=LEFT + 0.05, right=RIGHT - 0.05)]
 
     assert play(behind, 40.0) == []
 
 
 def test_the_end_of_a_lying_hold_is_due_for_a_look() -> None:
-    analyzer = AnimalDownAnalyzer(AnimalDownConfig(lying_s=10.0), "cam")
-    tracker = Tracker(TrackerSettings(min_hits=2))
-    monitor = ZoneMonitor(ZoneSettings(), camera="cam")
-    for frame in range(round(15.0 * FPS)):
-        t = frame / FPS
-        x1, y1, x2, y2 = cow(height(t))
-        detection = Detection(label="cow", class_id=0, score=0.9, x1=x1, y1=y1, x2=x2, y2=y2)
-        update = tracker.update([detection], t)
-        analyzer.observe(Scene("cam", t, NOON, update, monitor.update(update), monitor, {}))
+    analyzer, _ = feed(lies_down, 15.0)
 
     due = analyzer.due(15.0)
 
