@@ -303,50 +303,46 @@ def test_a_head_box_bobbing_over_the_far_fence_is_no_departure() -> None:
     assert play(boxes) == []
 
 
-def test_a_crowd_is_timed_from_its_last_animal_first_seen_inside() -> None:
-    config = CrowdingConfig(max_animals={"trough": 2}, hold_s=5.0)
-    rule = CrowdingAnalyzer(config, "cam")
+Feet = Callable[[float], list[tuple[float, float]]]
+
+
+def crowd_found_at(feet: Feet, times: list[float]) -> float | None:
+    """When the crowding rule (more than 2 in the trough for 5 s) first reports, the cows'
+    feet at each looked-at time being `feet(t)`."""
+    rule = CrowdingAnalyzer(CrowdingConfig(max_animals={"trough": 2}, hold_s=5.0), "cam")
     trough = ZoneConfig(
         name="trough", kind="trough", points=[(0, 0.4), (1, 0.4), (1, 0.7), (0, 0.7)]
     )
     zones = ZoneSettings(zones=[trough])  # two observations in a row to enter
     monitor, tracker = ZoneMonitor(zones, camera="cam"), Tracker(TrackerSettings(min_hits=1))
-    cows = [(0.15, 0.6), (0.45, 0.6)]
-    found_at = None
-    for i in range(60):
-        t = i * 0.2
-        feet = [*cows, (0.8, 0.6 if t >= 2.0 else 0.8)]  # the third cow steps in at 2.0 s
+    for t in times:
         boxes = [
             Detection(label="cow", class_id=0, score=0.9, x1=x - 0.1, y1=y - 0.2, x2=x + 0.1, y2=y)
-            for x, y in feet
+            for x, y in feet(t)
         ]
         update = tracker.update(boxes, t)
         scene = Scene("cam", t, NOON, update, monitor.update(update), monitor, {"trough": "trough"})
-        if rule.observe(scene) and found_at is None:
-            found_at = t
+        if rule.observe(scene):
+            return t
+    return None
+
+
+def test_a_crowd_is_timed_from_its_last_animal_first_seen_inside() -> None:
+    def feet(t: float) -> list[tuple[float, float]]:  # the third cow steps in at 2.0 s
+        return [(0.15, 0.6), (0.45, 0.6), (0.8, 0.6 if t >= 2.0 else 0.8)]
+
+    found_at = crowd_found_at(feet, [i * 0.2 for i in range(60)])
+
     assert found_at == pytest.approx(7.0)  # 2.0 + hold, not 2.2 (the debounced entry) + hold
 
 
 def test_a_crowd_is_timed_from_when_its_last_animal_crossed_in_between_two_looks() -> None:
     # the third cow walks into the trough at 0.1 a second and crosses its edge (y 0.7) at
     # 2.0 s; the pipeline looked at 1.8 s (outside) and next at 2.4 s (inside)
-    config = CrowdingConfig(max_animals={"trough": 2}, hold_s=5.0)
-    rule = CrowdingAnalyzer(config, "cam")
-    trough = ZoneConfig(
-        name="trough", kind="trough", points=[(0, 0.4), (1, 0.4), (1, 0.7), (0, 0.7)]
-    )
-    monitor = ZoneMonitor(ZoneSettings(zones=[trough]), camera="cam")
-    tracker = Tracker(TrackerSettings(min_hits=1))
+    def feet(t: float) -> list[tuple[float, float]]:
+        return [(0.15, 0.6), (0.45, 0.6), (0.8, max(0.9 - 0.1 * t, 0.6))]
+
     times = [0.0, 0.6, 1.2, 1.8, *(round(2.4 + 0.2 * i, 3) for i in range(40))]
-    found_at = None
-    for t in times:
-        feet = [(0.15, 0.6), (0.45, 0.6), (0.8, max(0.9 - 0.1 * t, 0.6))]
-        boxes = [
-            Detection(label="cow", class_id=0, score=0.9, x1=x - 0.1, y1=y - 0.2, x2=x + 0.1, y2=y)
-            for x, y in feet
-        ]
-        update = tracker.update(boxes, t)
-        scene = Scene("cam", t, NOON, update, monitor.update(update), monitor, {"trough": "trough"})
-        if rule.observe(scene) and found_at is None:
-            found_at = t
+    found_at = crowd_found_at(feet, times)
+
     assert found_at == pytest.approx(7.0)  # 2.0 + hold; not 2.4 (first seen inside) + hold
