@@ -102,6 +102,12 @@ class Expected:
         due = self.stamps[latest] + (self.frame_number - latest) / self.scenario.fps
         return due - EARLY_S <= now
 
+    @property
+    def measured(self) -> bool:
+        """Whether both channels' alerts have come and the frame they are timed from has been
+        captured (an alert may come before it: `EARLY_S`)."""
+        return len(self.arrived) == 2 and self.at is not None
+
     def latency_ms(self, channel: str) -> float | None:
         arrival = self.arrived.get(channel)
         if arrival is None or self.at is None:
@@ -306,7 +312,7 @@ async def run_pair(
                 end = time.monotonic() + max(s.seconds for s in pair) + WAIT_S + 5
                 while time.monotonic() < end:
                     await asyncio.sleep(0.2)
-                    if all(len(e.arrived) == 2 for e in expected):
+                    if all(e.measured for e in expected):
                         break
                     for task in tasks:
                         if task.done():

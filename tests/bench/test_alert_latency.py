@@ -35,3 +35,18 @@ def test_hold_rules_get_the_short_bench_hold() -> None:
     configs = {c.type: c for c in latency_scenario("crowding", 1).analyzers}
     assert configs["crowding"].hold_s == HOLD_S  # type: ignore[union-attr]
     assert configs["animal_down"].lying_s == HOLD_S  # type: ignore[union-attr]
+
+
+def test_an_alert_ahead_of_its_frame_is_measured_only_once_the_frame_is_captured() -> None:
+    scenario = latency_scenario("animal_down", 1)
+    now = time.time()
+    stamps = {n: now - (41 - n) / scenario.fps for n in range(1, 42)}  # frame 42 is to come
+    wanted = Expected(scenario, "animal_down", 42, stamps)
+    for channel in ("sse", "mqtt"):
+        note([wanted], channel, f"{scenario.camera_id}:animal_down:spot1", "animal_down")
+    assert len(wanted.arrived) == 2
+    assert not wanted.measured
+
+    wanted.stamps[42] = now + 1 / scenario.fps
+
+    assert wanted.measured
