@@ -154,10 +154,11 @@ class AnimalDownAnalyzer(Analyzer):
         """When an animal lying (or still) now will have done so for long enough."""
         config = self.config
         assert isinstance(config, AnimalDownConfig)
-        spots = self._spots.values()
-        ends = [s.since + config.still_s for s in spots]
-        lying = [(s.lying.since, s.since) for s in spots if s.lying.since is not None]
-        ends += [max(since) + config.lying_s for since in lying]
+        ends = []
+        for spot in self._spots.values():
+            ends.append(spot.since + config.still_s)
+            if spot.lying.since is not None:  # lain counts from lying or from coming, if later
+                ends.append(max(spot.lying.since, spot.since) + config.lying_s)
         return min([end for end in ends if end > now], default=None)
 
     def _place(self, track: Track, t: float, taken: set[int]) -> _Spot:
