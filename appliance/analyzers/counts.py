@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from itertools import pairwise
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -41,6 +42,7 @@ BACKDATE_S = 1.0  # a crowd is timed from its last animal's first sighting this 
 HIDDEN_BY = 0.5  # share of a lost box under a box seen now at its depth: it is that box
 SPLIT_S = 3.0  # boxes splitting the box an animal filled this recently are that animal
 CROSSING_GAP_S = 1.0  # sightings at most this far apart bound when an animal crossed an edge
+JUMP_WIDTHS = 1.5  # box widths between two sightings of a track: another animal, not a walk
 
 
 def _animals_in_zones(scene: Scene, labels: list[str]) -> dict[str, list[Track]]:
@@ -171,6 +173,16 @@ def _seen_walking(track: Track) -> bool:
     return recent >= SIGHTINGS and on_the_move(track, t)
 
 
+def _jumped(track: Track) -> bool:
+    """Whether the track's box jumped, in its last `MOVING_MAX_AGE_S`, more than `JUMP_WIDTHS`
+    of its width between two sightings: the tracker gave it another animal's box (at night a
+    box in the pen, missed for two seconds, is matched to an animal grazing outside it)."""
+    x1, _, x2, _ = track.box
+    limit = JUMP_WIDTHS * (x2 - x1)
+    recent = [p for p in track.history if track.last_seen - p.t <= MOVING_MAX_AGE_S]
+    return any(math.hypot(b.x - a.x, b.y - a.y) > limit for a, b in pairwise(recent))
+
+
 def _over_several(track: Track, boxes: list[Track]) -> bool:
     """Whether two or more other boxes of its label lie mostly inside the track's box: it is
     a box over several animals (at night the detector boxes the herd, and parts of it)."""
@@ -234,7 +246,9 @@ class HeadcountAnalyzer(Analyzer):
     lost leaving the view after it was seen walking on several frames (`SIGHTINGS`: not a
     box at night seen twice, seconds apart) and not lost under an animal standing at its
     depth short of the edge (it went behind that one). A box once seen over several animals (two or
-    more boxes inside it: the herd boxed as one at night) is never an animal leaving."""
+    more boxes inside it: the herd boxed as one at night) is never an animal leaving, nor is
+    a track whose box jumped by more than `JUMP_WIDTHS` of its width between two sightings
+    (the tracker gave it another animal's box)."""
 
     key: ClassVar[str] = "headcount"
     config_model: ClassVar[type[AnalyzerConfig]] = HeadcountConfig
@@ -358,14 +372,15 @@ class HeadcountAnalyzer(Analyzer):
                 elif track.id in inside_now and _clearly_out(scene, track, zone):
                     # a lower box is the top of the animal seen over the fence, not all of it
                     tall = height >= WHOLE_HEIGHT * inside_now.pop(track.id)
-                    if tall and on_the_move(track, scene.t):
+                    if tall and on_the_move(track, scene.t) and not _jumped(track):
                         self._left[zone] = scene.t
             for track in [*scene.update.lost, *scene.update.removed]:
                 if track.id in self._group:
                     inside_now.pop(track.id, None)
                 elif track.id in inside_now and _out_of_view(track, width):
                     del inside_now[track.id]
-                    if _seen_walking(track) and not _behind(track, animals):
+                    walked = _seen_walking(track) and not _jumped(track)
+                    if walked and not _behind(track, animals):
                         self._left[zone] = track.last_seen
             for track in scene.update.removed:
                 inside_now.pop(track.id, None)

@@ -303,6 +303,21 @@ def test_a_head_box_bobbing_over_the_far_fence_is_no_departure() -> None:
     assert play(boxes) == []
 
 
+def test_a_track_matched_to_an_animal_outside_the_pen_is_no_departure() -> None:
+    # at night the detector misses the fourth cow near the side of the pen for two seconds,
+    # then boxes the horse grazing outside it, two body widths away: the tracker gives that
+    # box the cow's track, which now stands outside the pen but did not walk there
+    cow = (0.55, 0.45, 0.68, 0.62)
+    horse = (0.80, 0.45, 0.93, 0.62)
+
+    def boxes(t: float) -> list[Box]:
+        if t < 8.0:
+            return [*STANDING, cow]
+        return list(STANDING) if t < 10.0 else [*STANDING, horse]
+
+    assert play(boxes) == []
+
+
 Feet = Callable[[float], list[tuple[float, float]]]
 
 
