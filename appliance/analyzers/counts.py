@@ -41,7 +41,7 @@ LEAVING_WITHIN = 1.5  # box widths: lost walking to the edge of the view this ne
 BACKDATE_S = 1.0  # a crowd is timed from its last animal's first sighting this long ago at most
 HIDDEN_BY = 0.5  # share of a lost box under a box seen now at its depth: it is that box
 SPLIT_S = 3.0  # boxes splitting the box an animal filled this recently are that animal
-CROSSING_GAP_S = 1.0  # sightings at most this far apart bound when an animal crossed an edge
+CROSSING_GAP_S = 2.5  # looks this far apart bound a crossing (a camera looks every 2 s at least)
 JUMP_WIDTHS = 1.5  # box widths between two sightings of a track: another animal, not a walk
 
 
@@ -176,7 +176,10 @@ def _seen_walking(track: Track) -> bool:
 def _jumped(track: Track) -> bool:
     """Whether the track's box jumped, in its last `MOVING_MAX_AGE_S`, more than `JUMP_WIDTHS`
     of its width between two sightings: the tracker gave it another animal's box (at night a
-    box in the pen, missed for two seconds, is matched to an animal grazing outside it)."""
+    box in the pen, missed for two seconds, is matched to an animal grazing outside it). A box
+    cut by the edge of the view is narrower than its animal: nothing to judge a step by."""
+    if _at_edge(track):
+        return False
     x1, _, x2, _ = track.box
     limit = JUMP_WIDTHS * (x2 - x1)
     recent = [p for p in track.history if track.last_seen - p.t <= MOVING_MAX_AGE_S]

@@ -67,10 +67,13 @@ class Run:
         self.last: float | None = None
 
     def update(self, t: float, holds: bool, began: float | None = None) -> float | None:
-        """`began`: when the condition seen at `t` really started, if known (not after `t`)."""
+        """`began`: when the condition seen at `t` really started, if known (not after `t`). A
+        later frame of the run may put the start earlier (a better look at the same start)."""
         if holds:
             if self.since is None:
                 self.since = t if began is None else min(began, t)
+            elif began is not None:
+                self.since = min(self.since, began)
             self.last = t
         elif self.last is None or t - self.last > self._gap(self.last):
             self.since = self.last = None

@@ -318,12 +318,33 @@ def test_a_track_matched_to_an_animal_outside_the_pen_is_no_departure() -> None:
     assert play(boxes) == []
 
 
+def test_a_cow_seen_again_cut_by_the_edge_of_the_view_walked_out() -> None:
+    # the fourth cow walks to the left of the view; the detector misses it for 2.4 s, then
+    # boxes the sliver of it still in view: that box's centre moved more than 1.5 of its cut
+    # width (not of the cow's), and the cow walked, it did not jump
+    def boxes(t: float) -> list[Box]:
+        dx = -0.1 * max(0.0, t - WALK_FROM_S)
+        if t < 5.8:
+            return [*STANDING, (COW[0] + dx, COW[1], COW[2] + dx, COW[3])]
+        if 8.2 <= t < 8.8:
+            return [*STANDING, (0.0, COW[1], COW[2] + dx, COW[3])]
+        return list(STANDING)
+
+    alerts = play(boxes)
+
+    assert alerts
+    assert alerts[0].finding.event.attributes == {"seen": 3, "expected": 4}
+
+
 Feet = Callable[[float], list[tuple[float, float]]]
 
 
-def crowd_found_at(feet: Feet, times: list[float]) -> float | None:
+def crowd_found_at(
+    feet: Feet, times: list[float], hidden: Callable[[float, int], float] = lambda t, i: 0.0
+) -> float | None:
     """When the crowding rule (more than 2 in the trough for 5 s) first reports, the cows'
-    feet at each looked-at time being `feet(t)`."""
+    feet at each looked-at time being `feet(t)`, and the bottom `hidden(t, i)` of cow i's
+    box not seen."""
     rule = CrowdingAnalyzer(CrowdingConfig(max_animals={"trough": 2}, hold_s=5.0), "cam")
     trough = ZoneConfig(
         name="trough", kind="trough", points=[(0, 0.4), (1, 0.4), (1, 0.7), (0, 0.7)]
@@ -332,8 +353,16 @@ def crowd_found_at(feet: Feet, times: list[float]) -> float | None:
     monitor, tracker = ZoneMonitor(zones, camera="cam"), Tracker(TrackerSettings(min_hits=1))
     for t in times:
         boxes = [
-            Detection(label="cow", class_id=0, score=0.9, x1=x - 0.1, y1=y - 0.2, x2=x + 0.1, y2=y)
-            for x, y in feet(t)
+            Detection(
+                label="cow",
+                class_id=0,
+                score=0.9,
+                x1=x - 0.1,
+                y1=y - 0.2,
+                x2=x + 0.1,
+                y2=y - hidden(t, i),
+            )
+            for i, (x, y) in enumerate(feet(t))
         ]
         update = tracker.update(boxes, t)
         scene = Scene("cam", t, NOON, update, monitor.update(update), monitor, {"trough": "trough"})
@@ -361,3 +390,33 @@ def test_a_crowd_is_timed_from_when_its_last_animal_crossed_in_between_two_looks
     found_at = crowd_found_at(feet, times)
 
     assert found_at == pytest.approx(7.0)  # 2.0 + hold; not 2.4 (first seen inside) + hold
+
+
+def test_a_crowd_is_timed_from_a_later_better_look_at_its_last_animal_crossing_in() -> None:
+    # the third cow crosses the trough's edge (y 0.7) at 2.0 s; on the first two looks inside
+    # the trough's wall hides its legs (its box ends 0.1 short), so those looks cannot place
+    # the crossing; the next look sees it whole and places it between 1.8 s and 2.4 s
+    def feet(t: float) -> list[tuple[float, float]]:
+        return [(0.15, 0.6), (0.45, 0.6), (0.8, max(0.9 - 0.1 * t, 0.6))]
+
+    def legs_hidden(t: float, cow: int) -> float:
+        return 0.1 if cow == 2 and 2.4 <= t < 2.8 else 0.0
+
+    times = [0.0, 0.6, 1.2, 1.8, *(round(2.4 + 0.2 * i, 3) for i in range(40))]
+    found_at = crowd_found_at(feet, times, legs_hidden)
+
+    assert found_at == pytest.approx(7.0)  # about 2.0 + hold; not 2.4 + hold
+
+
+def test_a_crowd_is_timed_from_a_crossing_between_two_looks_two_seconds_apart() -> None:
+    # nothing else moves, so the camera looks only every 2 s: the third cow, walking in at
+    # 0.05 a second, is seen outside at 1.0 s and inside at 3.0 s; it crossed at 2.0 s
+    def feet(t: float) -> list[tuple[float, float]]:
+        return [(0.15, 0.6), (0.45, 0.6), (0.8, max(0.8 - 0.05 * t, 0.6))]
+
+    times = [0.0, 1.0, *(round(3.0 + 0.2 * i, 3) for i in range(40))]
+    found_at = crowd_found_at(feet, times)
+
+    # timed from 2.2 s: the crossing, but at most BACKDATE_S before the look (3.2 s, the zone's
+    # second look) that first saw the crowd; not from 3.0 s (first seen inside)
+    assert found_at == pytest.approx(7.2)
